@@ -28,6 +28,8 @@ class SplitTest {
     /// Runs `split` as a training step would (forward, then backward on what it saved plus the
     /// cotangents) and returns the forward's primal results followed by the gradients.
     static List<NdArray> runSplit(Split split, int primalResults, Map<String, NdArray> inputs, Map<String, NdArray> cotangents) {
+        GoldenTest.printChecked(split.forward(), false);
+        GoldenTest.printChecked(split.backward(), false);
         List<NdArray> fo = Interpreter.run(split.forward(), inputs);
         Map<String, NdArray> bin = new LinkedHashMap<>();
         int k = primalResults;
