@@ -1,14 +1,15 @@
 package dev.kiln.cli;
 
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.NoSuchFileException;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ScopeType;
@@ -19,9 +20,8 @@ import picocli.CommandLine.UnmatchedArgumentException;
 /// parent command's list, like `ir`). Invariant: every failure ends as one `kiln: error: ...`
 /// line on stderr and a non-zero exit code — 1 for a user or input error, 2 for a usage
 /// error — with a stack trace only under `--verbose`.
-// scope INHERIT gives every subcommand --help (and --version) too.
 @Command(name = "kiln",
-        scope = ScopeType.INHERIT,
+        scope = ScopeType.INHERIT,              // every subcommand gets --help and --version too
         mixinStandardHelpOptions = true,
         versionProvider = KilnVersion.class,
         description = "Kiln, an ahead-of-time model compiler for the JVM.",
@@ -39,7 +39,7 @@ public final class Main implements Callable<Integer> {
             description = "Print stack traces on errors.")
     boolean verbose;
 
-    @Spec CommandLine.Model.CommandSpec spec;
+    @Spec CommandSpec spec;
 
     /// `kiln` alone: show what there is to run, as a usage error.
     @Override public Integer call() {
@@ -83,8 +83,8 @@ public final class Main implements Callable<Integer> {
         try {
             return cl.execute(args);
         } catch (StackOverflowError e) {
-            boolean verbose = cl.<Main>getCommand().verbose;
             // Errors escape picocli's handler; these two have a remedy the user can apply.
+            boolean verbose = cl.<Main>getCommand().verbose;
             return report(err, verbose, e, "stack overflow (input nested too deeply?); "
                     + "a larger stack can be given with KILN_JAVA_OPTS=-Xss64m");
         } catch (OutOfMemoryError e) {
@@ -96,15 +96,40 @@ public final class Main implements Callable<Integer> {
 
     private static int usageError(ParameterException ex, String[] args) {
         CommandLine cl = ex.getCommandLine();
-        PrintWriter err = cl.getErr();
-        String message = ex.getMessage();
-        if (ex instanceof UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
-            message += " (did you mean " + String.join(" or ", u.getSuggestions()) + "?)";
+        // picocli's messages start upper-case, ours lower-case (like the rest of `kiln: error:`).
+        String message = ex.getMessage().isEmpty() ? "bad command line"
+                : Character.toLowerCase(ex.getMessage().charAt(0)) + ex.getMessage().substring(1);
+        if (ex instanceof UnmatchedArgumentException u && !u.getUnmatched().isEmpty()) {
+            String arg = u.getUnmatched().getFirst();
+            message = arg.startsWith("-") ? "unknown option '" + arg + "'"
+                    : cl.getSubcommands().isEmpty() ? "unexpected argument '" + arg + "'"
+                    : "unknown command '" + arg + "'";
+            // picocli suggests loosely ('frobnicate' -> classpath); keep only near misses.
+            List<String> near = u.getSuggestions().stream()
+                    .filter(s -> editDistance(s.replaceFirst("^-+", ""), arg.replaceFirst("^-+", "")) <= 2)
+                    .toList();
+            if (!near.isEmpty()) message += " (did you mean " + String.join(" or ", near) + "?)";
         }
+        PrintWriter err = cl.getErr();
         err.println("kiln: error: " + message + "; see '" + cl.getCommandSpec().qualifiedName()
                 + " --help'");
         err.flush();
         return EXIT_USAGE;
+    }
+
+    /// Levenshtein distance: insertions, deletions and substitutions to turn `a` into `b`.
+    static int editDistance(String a, String b) {
+        int[] prev = new int[b.length() + 1], cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) prev[j] = j;
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int substitute = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+                cur[j] = Math.min(substitute, Math.min(prev[j], cur[j - 1]) + 1);
+            }
+            int[] t = prev; prev = cur; cur = t;
+        }
+        return prev[b.length()];
     }
 
     private static int userError(Exception ex, PrintWriter err, boolean verbose) {
@@ -125,7 +150,6 @@ public final class Main implements Callable<Integer> {
         return switch (ex) {
             case NoSuchFileException e -> "no such file: " + e.getFile();
             case AccessDeniedException e -> "permission denied: " + e.getFile();
-            case IOException e when e.getMessage() != null -> e.getMessage();
             case Throwable t when t.getMessage() != null && !t.getMessage().isBlank() -> t.getMessage();
             case Throwable t -> t.getClass().getName() + " (rerun with --verbose for details)";
         };

@@ -68,21 +68,41 @@ class MainTest {
         assertEquals(2, r.code());
         assertEquals("", r.out());
         assertEquals(1, r.errLines().size(), r.err());
-        assertTrue(r.err().startsWith("kiln: error: "), r.err());
-        assertTrue(r.err().contains("'frobnicate'"), r.err());
+        // No suggestion: no command is within two edits of 'frobnicate'.
+        assertEquals("kiln: error: unknown command 'frobnicate'; see 'kiln --help'", r.errLines().get(0));
     }
 
     @Test void misspeltSubcommandGetsASuggestion() {
         Result r = run("versoin");
         assertEquals(2, r.code());
-        assertTrue(r.err().contains("did you mean version?"), r.err());
+        assertEquals(List.of("kiln: error: unknown command 'versoin' (did you mean version?); see 'kiln --help'"),
+                r.errLines());
+    }
+
+    @Test void misspeltOptionGetsASuggestion() {
+        Result r = run("version", "--verbos");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("(did you mean --verbose?); see 'kiln version --help'"), r.err());
+    }
+
+    @Test void editDistanceCountsSingleCharacterEdits() {
+        assertEquals(0, Main.editDistance("version", "version"));
+        assertEquals(3, Main.editDistance("", "abc"));
+        assertEquals(3, Main.editDistance("kitten", "sitting"));   // k->s, e->i, +g
+        assertEquals(2, Main.editDistance("versoin", "version"));  // a swap is two substitutions
     }
 
     @Test void unknownOptionIsAUsageError() {
         Result r = run("version", "--frobnicate");
         assertEquals(2, r.code());
         assertEquals(1, r.errLines().size(), r.err());
-        assertTrue(r.err().startsWith("kiln: error: Unknown option: '--frobnicate'"), r.err());
+        assertEquals("kiln: error: unknown option '--frobnicate'; see 'kiln version --help'", r.errLines().get(0));
+    }
+
+    @Test void extraArgumentIsAUsageError() {
+        Result r = run("version", "extra");
+        assertEquals(2, r.code());
+        assertEquals(List.of("kiln: error: unexpected argument 'extra'; see 'kiln version --help'"), r.errLines());
     }
 
     @Test void noSubcommandShowsUsageAndFails() {
