@@ -27,7 +27,8 @@ import picocli.CommandLine.UnmatchedArgumentException;
         description = "Kiln, an ahead-of-time model compiler for the JVM.",
         subcommands = {VersionCommand.class, ClasspathCommand.class, IrCommand.class,
                 CommandLine.HelpCommand.class})
-public final class Main implements Callable<Integer> {
+public final class Main implements Callable<Integer>,
+        CommandLine.IParameterExceptionHandler, CommandLine.IExecutionExceptionHandler {
 
     /// Exit code for a bad input, a missing file, a failed compilation: the user can fix it.
     public static final int EXIT_ERROR = 1;
@@ -67,8 +68,9 @@ public final class Main implements Callable<Integer> {
         CommandLine cl = new CommandLine(main);
         cl.setOut(out);
         cl.setErr(err);
-        cl.setParameterExceptionHandler(Main::usageError);
-        cl.setExecutionExceptionHandler((ex, failed, parsed) -> userError(ex, err, main.verbose));
+        // Main handles both kinds of failure itself (no lambdas: they cost start-up time).
+        cl.setParameterExceptionHandler(main);
+        cl.setExecutionExceptionHandler(main);
         // A parent without children would show an empty command list: hide it until one lands.
         for (CommandLine sub : cl.getSubcommands().values()) {
             if (sub.getCommand() instanceof IrCommand && sub.getSubcommands().isEmpty()) {
@@ -94,7 +96,11 @@ public final class Main implements Callable<Integer> {
         }
     }
 
-    private static int usageError(ParameterException ex, String[] args) {
+    // Both handlers write to the root command's stream: a subcommand added after setErr (as
+    // tests do) would have its own.
+
+    /// A command line that does not parse: one line, exit code 2.
+    @Override public int handleParseException(ParameterException ex, String[] args) {
         CommandLine cl = ex.getCommandLine();
         // picocli's messages start upper-case, ours lower-case (like the rest of `kiln: error:`).
         String message = ex.getMessage().isEmpty() ? "bad command line"
@@ -110,7 +116,7 @@ public final class Main implements Callable<Integer> {
                     .toList();
             if (!near.isEmpty()) message += " (did you mean " + String.join(" or ", near) + "?)";
         }
-        PrintWriter err = cl.getErr();
+        PrintWriter err = spec.commandLine().getErr();
         err.println("kiln: error: " + message + "; see '" + cl.getCommandSpec().qualifiedName()
                 + " --help'");
         err.flush();
@@ -132,8 +138,10 @@ public final class Main implements Callable<Integer> {
         return prev[b.length()];
     }
 
-    private static int userError(Exception ex, PrintWriter err, boolean verbose) {
-        return report(err, verbose, ex, describe(ex));
+    /// A command that failed: one line (plus the stack trace under --verbose), exit code 1.
+    @Override public int handleExecutionException(Exception ex, CommandLine failed,
+                                                  CommandLine.ParseResult parsed) {
+        return report(spec.commandLine().getErr(), verbose, ex, describe(ex));
     }
 
     private static int report(PrintWriter err, boolean verbose, Throwable ex, String message) {
