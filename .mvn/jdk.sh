@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Finds a JDK that can build and run Kiln (25 or newer) and exports JAVA_HOME to it.
 # Sourced by ./kiln and .ci/run, so that both pick the same JDK; ./mvnw then uses JAVA_HOME.
 # Order: $JAVA_HOME, the `java` on PATH, /usr/lib/jvm/temurin-25-jdk-amd64, any other JDK under
