@@ -61,6 +61,8 @@ public final class Parser {
     private boolean unclosedReported;
     /// Whether the region just read ended with its `}`.
     private boolean regionClosed;
+    /// Whether the attributes just read named one the op does not have.
+    private boolean unknownAttribute;
 
     private Parser(String text, String fileName) {
         this.src = text;
@@ -565,6 +567,7 @@ public final class Parser {
                 }
             }
             int attrPos = pos;
+            unknownAttribute = false;
             Map<String, Attr> attrs = ch() == '{' ? attributes(info, mnemonic) : Map.of();
             skipInline();
             if (ch() != ':') throw expected("':' before the result type");
@@ -594,10 +597,10 @@ public final class Parser {
             if (lookingAtWord("loc")) loc = loc();
             expectEol();
 
-            broken |= diagnostics.size() > errorsBefore;
-            Object[] args = broken ? null : arguments(info, mnemonic, opPos, attrPos, operands, attrs, declared, region);
-            Value v = null;
-            if (args != null) v = emit(b, info, mnemonic, args, opPos, typePos, declared, loc);
+            // operand count and attributes are checked even when an operand is undefined
+            Object[] args = arguments(info, mnemonic, opPos, attrPos, operands, attrs, declared, region);
+            broken |= args == null || diagnostics.size() > errorsBefore;
+            Value v = broken ? null : emit(b, info, mnemonic, args, opPos, typePos, declared, loc);
             if (v == null) v = unchecked(b, new Op.Const(0, declared), declared, loc);
             define(scope, def, v, line);
         } catch (Bail _) {
@@ -631,7 +634,8 @@ public final class Parser {
         List<String> missing = new ArrayList<>();
         for (RecordComponent c : comps) if (Ops.isAttribute(c) && !attrs.containsKey(Ops.snake(c.getName()))) missing.add("'" + Ops.snake(c.getName()) + "'");
         if (!missing.isEmpty()) {
-            error(attrPos, "'" + mnemonic + "' needs attribute" + (missing.size() == 1 ? " " : "s ") + String.join(", ", missing));
+            if (!unknownAttribute) // after a misspelt name, its absence is no news
+                error(attrPos, "'" + mnemonic + "' needs attribute" + (missing.size() == 1 ? " " : "s ") + String.join(", ", missing));
             return null;
         }
         Object[] args = new Object[comps.length];
@@ -778,6 +782,7 @@ public final class Parser {
         Map<String, RecordComponent> known = new LinkedHashMap<>();
         for (RecordComponent c : info.components()) if (Ops.isAttribute(c)) known.put(Ops.snake(c.getName()), c);
         Map<String, Attr> out = new LinkedHashMap<>();
+        unknownAttribute = false;
         pos++; // '{'
         skipInline();
         if (ch() == '}') {
@@ -796,6 +801,7 @@ public final class Parser {
                 String hint = suggestion(name, known.keySet());
                 if (hint.isEmpty()) hint = known.isEmpty() ? " (it has none)" : " (it has " + String.join(", ", known.keySet()) + ")";
                 error(at, "'" + mnemonic + "' has no attribute '" + shorten(name) + "'" + hint);
+                unknownAttribute = true;
             } else if (out.containsKey(name)) error(at, "attribute '" + name + "' is given twice");
             else out.put(name, new Attr(name, at, value));
             skipInline();
@@ -948,13 +954,19 @@ public final class Parser {
     /// Dense data with the declared type's shape: checks the value count before allocating, so a
     /// huge declared shape cannot exhaust memory.
     private DenseData dense(ListLit list, TensorType declared, String what) {
-        if (!declared.shape().isStatic()) return (DenseData) mismatch(list, what + "needs a static result type, not " + declared);
+        if (!declared.shape().isStatic()) {
+            error(list.pos(), what + "needs a static result type, not " + declared);
+            return null;
+        }
         // the partial products are bounded as NdArray bounds them
         long limit = Integer.MAX_VALUE - 8, numel = 1;
         int[] shape = new int[declared.rank()];
         for (int i = 0; i < shape.length; i++) {
             long d = declared.dim(i).size();
-            if (d > limit || numel * d > limit) return (DenseData) mismatch(list, what + "cannot hold " + declared + ", it is too large");
+            if (d > limit || numel * d > limit) {
+                error(list.pos(), what + "cannot hold " + declared + ", which is too large");
+                return null;
+            }
             numel *= d;
             shape[i] = (int) d;
         }
@@ -1177,18 +1189,18 @@ public final class Parser {
         return best == null ? "" : " (did you mean '" + best + "'?)";
     }
 
-    /// Levenshtein edit distance.
+    /// Edit distance counting a swap of neighbours as one edit (typos are often swaps).
     private static int distance(String a, String b) {
-        int[] prev = new int[b.length() + 1], cur = new int[b.length() + 1];
-        for (int j = 0; j <= b.length(); j++) prev[j] = j;
-        for (int i = 1; i <= a.length(); i++) {
-            cur[0] = i;
-            for (int j = 1; j <= b.length(); j++)
-                cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
-            int[] t = prev;
-            prev = cur;
-            cur = t;
-        }
-        return prev[b.length()];
+        int[][] d = new int[a.length() + 1][b.length() + 1];
+        for (int i = 0; i <= a.length(); i++) d[i][0] = i;
+        for (int j = 0; j <= b.length(); j++) d[0][j] = j;
+        for (int i = 1; i <= a.length(); i++)
+            for (int j = 1; j <= b.length(); j++) {
+                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+                d[i][j] = Math.min(Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1), d[i - 1][j - 1] + cost);
+                if (i > 1 && j > 1 && a.charAt(i - 1) == b.charAt(j - 2) && a.charAt(i - 2) == b.charAt(j - 1))
+                    d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+            }
+        return d[a.length()][b.length()];
     }
 }
