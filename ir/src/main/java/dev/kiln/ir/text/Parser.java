@@ -19,6 +19,7 @@ import dev.kiln.runtime.NdArray;
 import java.lang.reflect.RecordComponent;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -46,6 +47,7 @@ public final class Parser {
     private static final int MAX_REGION_DEPTH = 32;
     private static final int MAX_LOC_DEPTH = 64;
     private static final int MAX_AXES = 4096;
+    private static final int MAX_RANK = 1024;
     private static final int EOF = -1;
 
     private final String src;
@@ -207,8 +209,11 @@ public final class Parser {
     /// Whether the line starting at or before `from` ends with `{` (a comment aside).
     private boolean lineEndsWithBrace(int from) {
         int end = lineEnd(from);
-        int comment = src.indexOf("//", from);
-        if (comment >= 0 && comment < end) end = comment;
+        for (int i = from; i + 1 < end; i++) // a comment ends the line early (searched within the line only)
+            if (src.charAt(i) == '/' && src.charAt(i + 1) == '/') {
+                end = i;
+                break;
+            }
         for (int i = end - 1; i >= from; i--) {
             char c = src.charAt(i);
             if (c == '{') return true;
@@ -645,7 +650,7 @@ public final class Parser {
             RecordComponent c = comps[i];
             if (c.getType() == Value.class) args[i] = operands.get(k++);
             else if (Ops.isOperand(c)) {
-                args[i] = List.copyOf(operands.subList(k, k + listLength));
+                args[i] = Collections.unmodifiableList(new ArrayList<>(operands.subList(k, k + listLength))); // may hold nulls
                 k += listLength;
             } else if (c.getType() == Graph.class) args[i] = region;
             else if (c.getName().equals("type") && c.getType() == TensorType.class) args[i] = declared;
@@ -700,7 +705,8 @@ public final class Parser {
         TensorType t = null;
         quiet = true;
         try {
-            for (int i = src.indexOf(':', start); i >= 0 && i < end && t == null; i = src.indexOf(':', i + 1)) {
+            for (int i = start; i < end && t == null; i++) {
+                if (src.charAt(i) != ':') continue;
                 pos = i + 1;
                 skipInline();
                 try {
@@ -1087,6 +1093,7 @@ public final class Parser {
             }
             skipInline();
             if (ch() != ',') break;
+            if (dims.size() == MAX_RANK) throw fail(pos, "a shape has at most " + MAX_RANK + " dimensions");
             pos++;
         }
         expectChar(']', "',' or ']' in the shape");
