@@ -1004,7 +1004,7 @@ public final class Parser {
                 default -> {
                     if (!(item instanceof NumLit num)) return (DenseData) mismatch(item, what + "needs numbers for " + dtype);
                     // f32/f16/bf16 read as float: the shortest float text reads back to the same bits
-                    double v = dtype == DType.F64 ? parseDouble(num.text()) : (double) (float) parseFloat(num.text());
+                    double v = dtype == DType.F64 ? parseDouble(num.text()) : parseFloat(num.text());
                     a.setDouble(i, v);
                     if (Double.isInfinite(a.getDouble(i)) && !num.text().endsWith("inf"))
                         return (DenseData) mismatch(item, what + "has a value out of range for " + dtype);
