@@ -1,0 +1,93 @@
+package dev.kiln.passes;
+
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.Op;
+import dev.kiln.ir.Ops;
+import dev.kiln.ir.Value;
+import dev.kiln.ir.interp.Interpreter;
+import dev.kiln.passes.fusion.Fuse;
+import dev.kiln.runtime.NdArray;
+import org.junit.jupiter.api.Test;
+
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/// Every pass, and every pipeline, keeps the interpreter's answer on random graphs. A failure
+/// names the seed (rerun just it with `-Dseed=N`) and prints the graph before and after.
+class PassPropertyTest {
+    static final int GRAPHS = Integer.getInteger("graphs", 400);
+
+    static List<Long> seeds() {
+        String one = System.getProperty("seed");
+        if (one != null) return List.of(Long.parseLong(one));
+        return java.util.stream.LongStream.range(1, GRAPHS + 1).boxed().toList();
+    }
+
+    @Test void everyPassKeepsTheAnswer() {
+        List<Pass> passes = List.of(Simplify.PASS, FoldConstants.PASS, Cse.PASS, Dce.PASS, Fuse.PASS);
+        List<PassManager> pipelines = List.of(PassManager.standard(PassManager.Options.none().withVerifyEach(true)),
+                PassManager.withFusion(PassManager.Options.none().withVerifyEach(true)));
+        for (long seed : seeds()) {
+            Graph g = RandomGraphs.generate(seed);
+            List<NdArray> inputs = RandomGraphs.inputs(g, seed);
+            try {
+                Verify.verify(g);
+                Interpreter.run(g, inputs);
+                for (Pass p : passes) check(g, p.run(g), inputs, "seed " + seed + ", pass " + p.name());
+                for (PassManager pm : pipelines) check(g, pm.run(g), inputs, "seed " + seed + ", pipeline " + pm.name());
+            } catch (AssertionError e) {
+                throw e;
+            } catch (RuntimeException e) {
+                throw new AssertionError("seed " + seed + ": " + e + "\n" + GraphCheck.text(g), e);
+            }
+        }
+    }
+
+    private static void check(Graph before, Graph after, List<NdArray> inputs, String what) {
+        try {
+            Verify.verify(after);
+        } catch (RuntimeException e) {
+            fail(what + ": invalid output: " + e.getMessage() + "\n--- before:\n" + GraphCheck.text(before) + "\n--- after:\n" + GraphCheck.text(after));
+        }
+        assertEquals(before.params(), before.params());
+        assertEquals(before.paramNames(), after.paramNames(), what);
+        assertEquals(before.params().stream().map(Value::type).toList(), after.params().stream().map(Value::type).toList(), what);
+        GraphCheck.assertSameOutputs(before, after, inputs, what);
+    }
+
+    @Test void dceLeavesNoDeadValuesAndCseNoEqualOps() {
+        for (long seed : seeds()) {
+            Graph g = RandomGraphs.generate(seed);
+            Graph d = Dce.PASS.run(g);
+            assertEquals(d.body().size(), Rewrite.reachable(d.results()).stream().filter(v -> !(v.op() instanceof Op.Param)).count(),
+                    "seed " + seed + ": dead values after dce\n" + GraphCheck.text(d));
+            Graph c = Cse.PASS.run(g);
+            Set<Object> keys = new HashSet<>();
+            for (Value v : c.body()) {
+                Object key = v.op() instanceof Op.Commutative && v.op() instanceof Op.Binary bin
+                        ? List.of(v.op().getClass(), new HashSet<>(List.of(bin.lhs(), bin.rhs()))) : v.op();
+                assertTrue(keys.add(key), "seed " + seed + ": two equal ops after cse: " + Ops.mnemonic(v.op()) + "\n" + GraphCheck.text(c));
+            }
+        }
+    }
+
+    @Test void fusedRegionsArePrimitiveWithOneResult() {
+        for (long seed : seeds()) {
+            Graph g = Fuse.PASS.run(PassManager.standard(PassManager.Options.none()).run(RandomGraphs.generate(seed)));
+            for (Value v : g.body()) {
+                if (!(v.op() instanceof Op.Fused f)) continue;
+                assertFalse(f.kernel().isEmpty(), "seed " + seed);
+                assertEquals(1, f.body().results().size());
+                assertTrue(f.body().body().stream().filter(x -> !(x.op() instanceof Op.Const || x.op() instanceof Op.Iota)).count() >= 2,
+                        "seed " + seed + ": a kernel of one op\n" + GraphCheck.text(g));
+                for (Value x : f.body().body()) assertFalse(x.op() instanceof Op.Fused, "seed " + seed + ": nested kernel");
+                long contractions = f.body().body().stream().filter(x -> x.op() instanceof Op.Matmul || x.op() instanceof Op.Conv2d
+                        || x.op() instanceof Op.Conv2dGradInput || x.op() instanceof Op.Conv2dGradWeight).count();
+                assertTrue(contractions <= 1, "seed " + seed + ": two contractions in kernel " + f.kernel());
+            }
+        }
+    }
+}
