@@ -4,6 +4,7 @@ import dev.kiln.ir.Graph;
 import dev.kiln.ir.IrError;
 import dev.kiln.ir.Op;
 import dev.kiln.ir.Value;
+import dev.kiln.ir.Verifier;
 import dev.kiln.ir.text.Printer;
 import dev.kiln.passes.fusion.Fuse;
 
@@ -143,7 +144,7 @@ public final class PassManager {
 
     private void check(Graph g, String after) {
         try {
-            Verify.verify(g);
+            Verifier.verify(g);
         } catch (IrError e) {
             String what = after.equals("input") ? "the input of pipeline '" + name + "' is invalid" : "pass '" + after + "' produced an invalid graph";
             throw new IrError(e.loc(), what + ": " + e.detail());

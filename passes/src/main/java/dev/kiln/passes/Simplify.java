@@ -6,7 +6,6 @@ import dev.kiln.ir.Dim;
 import dev.kiln.ir.Op.*;
 import dev.kiln.ir.Shape;
 import dev.kiln.ir.Value;
-import dev.kiln.runtime.DType;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -120,10 +119,11 @@ public final class Simplify {
             case Const c -> c.value();
             case Dense d -> {
                 if (d.data().size() == 0) yield null;
-                double first = d.data().getDouble(0);
+                boolean integer = d.data().dtype().isInteger();
                 for (int i = 1; i < d.data().size(); i++)
-                    if (Double.doubleToLongBits(d.data().getDouble(i)) != Double.doubleToLongBits(first)) yield null;
-                yield first;
+                    if (integer ? d.data().getLong(i) != d.data().getLong(0)
+                            : Double.doubleToLongBits(d.data().getDouble(i)) != Double.doubleToLongBits(d.data().getDouble(0))) yield null;
+                yield d.data().getDouble(0);
             }
             case Broadcast(var x, _, _) -> splat(x);
             case Reshape(var x, _) -> splat(x);
@@ -162,6 +162,4 @@ public final class Simplify {
         for (; j < to.rank(); j++) if (!to.dim(j).equals(Dim.of(1))) return null;
         return new Axes(map);
     }
-
-    static boolean isType(Value v, DType d) { return v.type().dtype() == d; }
 }

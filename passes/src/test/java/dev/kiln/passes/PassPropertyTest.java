@@ -4,6 +4,8 @@ import dev.kiln.ir.Graph;
 import dev.kiln.ir.Op;
 import dev.kiln.ir.Ops;
 import dev.kiln.ir.Value;
+import dev.kiln.ir.Verifier;
+import dev.kiln.ir.text.Printer;
 import dev.kiln.ir.interp.Interpreter;
 import dev.kiln.passes.fusion.Fuse;
 import dev.kiln.runtime.NdArray;
@@ -34,23 +36,23 @@ class PassPropertyTest {
             Graph g = RandomGraphs.generate(seed);
             List<NdArray> inputs = RandomGraphs.inputs(g, seed);
             try {
-                Verify.verify(g);
+                Verifier.verify(g);
                 Interpreter.run(g, inputs);
                 for (Pass p : passes) check(g, p.run(g), inputs, "seed " + seed + ", pass " + p.name());
                 for (PassManager pm : pipelines) check(g, pm.run(g), inputs, "seed " + seed + ", pipeline " + pm.name());
             } catch (AssertionError e) {
                 throw e;
             } catch (RuntimeException e) {
-                throw new AssertionError("seed " + seed + ": " + e + "\n" + GraphCheck.text(g), e);
+                throw new AssertionError("seed " + seed + ": " + e + "\n" + Printer.print(g), e);
             }
         }
     }
 
     private static void check(Graph before, Graph after, List<NdArray> inputs, String what) {
         try {
-            Verify.verify(after);
+            Verifier.verify(after);
         } catch (RuntimeException e) {
-            fail(what + ": invalid output: " + e.getMessage() + "\n--- before:\n" + GraphCheck.text(before) + "\n--- after:\n" + GraphCheck.text(after));
+            fail(what + ": invalid output: " + e.getMessage() + "\n--- before:\n" + Printer.print(before) + "\n--- after:\n" + Printer.print(after));
         }
         assertEquals(before.params(), before.params());
         assertEquals(before.paramNames(), after.paramNames(), what);
@@ -63,13 +65,13 @@ class PassPropertyTest {
             Graph g = RandomGraphs.generate(seed);
             Graph d = Dce.PASS.run(g);
             assertEquals(d.body().size(), Rewrite.reachable(d.results()).stream().filter(v -> !(v.op() instanceof Op.Param)).count(),
-                    "seed " + seed + ": dead values after dce\n" + GraphCheck.text(d));
+                    "seed " + seed + ": dead values after dce\n" + Printer.print(d));
             Graph c = Cse.PASS.run(g);
             Set<Object> keys = new HashSet<>();
             for (Value v : c.body()) {
                 Object key = v.op() instanceof Op.Commutative && v.op() instanceof Op.Binary bin
                         ? List.of(v.op().getClass(), new HashSet<>(List.of(bin.lhs(), bin.rhs()))) : v.op();
-                assertTrue(keys.add(key), "seed " + seed + ": two equal ops after cse: " + Ops.mnemonic(v.op()) + "\n" + GraphCheck.text(c));
+                assertTrue(keys.add(key), "seed " + seed + ": two equal ops after cse: " + Ops.mnemonic(v.op()) + "\n" + Printer.print(c));
             }
         }
     }
@@ -82,7 +84,7 @@ class PassPropertyTest {
                 assertFalse(f.kernel().isEmpty(), "seed " + seed);
                 assertEquals(1, f.body().results().size());
                 assertTrue(f.body().body().stream().filter(x -> !(x.op() instanceof Op.Const || x.op() instanceof Op.Iota)).count() >= 2,
-                        "seed " + seed + ": a kernel of one op\n" + GraphCheck.text(g));
+                        "seed " + seed + ": a kernel of one op\n" + Printer.print(g));
                 for (Value x : f.body().body()) assertFalse(x.op() instanceof Op.Fused, "seed " + seed + ": nested kernel");
                 long contractions = f.body().body().stream().filter(x -> x.op() instanceof Op.Matmul || x.op() instanceof Op.Conv2d
                         || x.op() instanceof Op.Conv2dGradInput || x.op() instanceof Op.Conv2dGradWeight).count();

@@ -35,13 +35,16 @@ final class RandomGraphs {
 
     static Graph generate(long seed) { return new RandomGraphs(seed).build("g" + seed); }
 
-    /// Random inputs for `g`'s parameters: floats in [-2, 2], integers in [-5, 5], random bools.
+    /// Random inputs for `g`'s parameters: floats in [-2, 2], integers in [-5, 5], random bools;
+    /// every dimension symbol is bound to 3.
     static List<NdArray> inputs(Graph g, long seed) {
         Random r = new Random(seed * 31 + 7);
         List<NdArray> out = new ArrayList<>();
         for (Value p : g.params()) {
             TensorType t = p.type();
-            int[] shape = t.shape().resolve(java.util.Map.of());
+            java.util.Map<String, Integer> bindings = new java.util.HashMap<>();
+            for (Dim d : t.shape().dims()) if (d instanceof Dim.Sym(String name)) bindings.put(name, 3); // every symbol is 3
+            int[] shape = t.shape().resolve(bindings);
             NdArray a = NdArray.zeros(t.dtype(), shape);
             for (int i = 0; i < a.size(); i++) {
                 if (t.dtype().isFloat()) a.setDouble(i, r.nextInt(9) == 0 ? r.nextInt(3) - 1 : r.nextDouble() * 4 - 2);

@@ -124,7 +124,11 @@ public final class Fuse implements Pass {
         final Set<Value> results;
         final Map<Value, Group> rootOf = new HashMap<>();
         final Map<Value, List<Group>> inlinedInto = new HashMap<>();
-        final List<FusionReport.NotFused> notFused = new ArrayList<>();
+        final Set<FusionReport.NotFused> notFused = new LinkedHashSet<>();
+        /// For each value, the nearest reductions it is computed from through loop-kind ops, by
+        /// signature, each with whether it is two-stage (itself computed from a reduction of its
+        /// signature that way, as softmax's sum is from its max).
+        final Map<Value, Map<Signature, Boolean>> rowDeps = new HashMap<>();
 
         Run(Graph g) {
             this.g = g;
@@ -132,6 +136,21 @@ public final class Fuse implements Pass {
             for (int i = 0; i < g.body().size(); i++) pos.put(g.body().get(i), i);
             for (Value v : g.body())
                 for (Value x : new LinkedHashSet<>(Ops.operands(v.op()))) consumers.computeIfAbsent(x, _ -> new ArrayList<>()).add(v);
+            for (Value v : g.body()) {
+                Map<Signature, Boolean> deps = new HashMap<>();
+                switch (kind(v.op())) {
+                    case REDUCE -> {
+                        Signature sig = Signature.of(v.op());
+                        deps.put(sig, rowDeps.getOrDefault(Ops.operands(v.op()).getFirst(), Map.of()).containsKey(sig));
+                    }
+                    case LEAF, MAP, LAYOUT -> {
+                        for (Value x : Ops.operands(v.op()))
+                            rowDeps.getOrDefault(x, Map.of()).forEach((sig, two) -> deps.merge(sig, two, Boolean::logicalOr));
+                    }
+                    default -> {}
+                }
+                if (!deps.isEmpty()) rowDeps.put(v, deps);
+            }
         }
 
         Result run() {
@@ -159,9 +178,11 @@ public final class Fuse implements Pass {
             group.contraction = m;
             rootOf.put(r, group);
             for (Value c : chain) if (c != r) inlinedInto.put(c, List.of(group));
+            String mm = Ops.mnemonic(m.op());
             String why = results.contains(r) ? "it is a graph result, so it is written to memory"
-                    : consumersOf(r).size() > 1 ? "it is used by " + consumersOf(r).size() + " ops and a kernel has one result"
-                    : "only elementwise ops of the same shape follow a " + Ops.mnemonic(m.op()) + " in its kernel";
+                    : consumersOf(r).size() > 1 ? "it is used by " + consumersOf(r).size() + " ops, so it ends the kernel of "
+                      + mm + " %" + pos.get(m) + ", which is never recomputed"
+                    : "only elementwise ops of the same shape follow a " + mm + " in its kernel";
             for (Value c : consumersOf(r))
                 if (kind(c.op()) != Kind.CONTRACT && kind(c.op()) != Kind.OPAQUE) note(r, c, why);
         }
@@ -174,7 +195,7 @@ public final class Fuse implements Pass {
                 if (own != null) users.add(own);
                 else users.addAll(inlinedInto.get(c));
             }
-            String why = whyNot(v, users);
+            Refusal why = whyNot(v, users);
             if (why == null) {
                 for (Group grp : users) add(grp, v);
                 inlinedInto.put(v, List.copyOf(users));
@@ -183,9 +204,19 @@ public final class Fuse implements Pass {
             Group own = new Group(v);
             add(own, v);
             rootOf.put(v, own);
-            if (!why.isEmpty())
-                for (Group grp : users) note(v, firstUserIn(grp, v), why);
+            if (why.reason().isEmpty()) return;
+            for (Group grp : users) {
+                Value user = firstUserIn(grp, v);
+                String reason = why.blocker() == null || grp == why.blocker() ? why.reason()
+                        : "it is written to memory for %" + pos.get(firstUserIn(why.blocker(), v)) + " "
+                          + Ops.mnemonic(firstUserIn(why.blocker(), v).op()) + ": " + why.reason();
+                note(v, user, reason);
+            }
         }
+
+        /// Why a value stays out of its users' kernels; `blocker` is the kernel that refused it
+        /// (null when the reason concerns all of them); an empty reason is not reported.
+        record Refusal(String reason, Group blocker) {}
 
         void add(Group grp, Value v) {
             grp.members.add(v);
@@ -196,19 +227,19 @@ public final class Fuse implements Pass {
             }
         }
 
-        /// Null when `v` can be inlined into all of `users`; else the reason, empty when not worth reporting.
-        String whyNot(Value v, Set<Group> users) {
+        /// Null when `v` can be inlined into all of `users`.
+        Refusal whyNot(Value v, Set<Group> users) {
             Kind k = kind(v.op());
-            if (k == Kind.OPAQUE || users.isEmpty()) return "";
-            if (results.contains(v)) return "it is a graph result, so it is written to memory";
+            if (k == Kind.OPAQUE || users.isEmpty()) return new Refusal("", null);
+            if (results.contains(v)) return new Refusal("it is a graph result, so it is written to memory", null);
             String op = Ops.mnemonic(v.op());
             if (k == Kind.REDUCE && users.size() > 1)
-                return "its result is used by " + users.size() + " kernels and a " + op + " is never recomputed";
+                return new Refusal("its result is used by " + users.size() + " kernels and a " + op + " is never recomputed", null);
             if (k == Kind.MAP && users.size() > MAX_COPIES)
-                return "it is used by " + users.size() + " kernels, more than the " + MAX_COPIES + " that may recompute it";
+                return new Refusal("it is used by " + users.size() + " kernels, more than the " + MAX_COPIES + " that may recompute it", null);
             for (Group grp : users) {
                 String why = legal(grp, v);
-                if (why != null) return why;
+                if (why != null) return new Refusal(why, grp);
             }
             return null; // leaves (free to copy) and layout ops are copied into any number of kernels
         }
@@ -218,6 +249,15 @@ public final class Fuse implements Pass {
         String legal(Group grp, Value v) {
             if (grp.contraction != null && Ops.operands(grp.contraction.op()).contains(v))
                 return Ops.mnemonic(grp.contraction.op()) + " operands are read from memory";
+            // A value computed from a two-stage reduction (softmax's max then sum) that this kernel
+            // cannot host ends here, so that those reductions share one kernel that writes it:
+            // inlining it would leave the first stage feeding two kernels, so three kernels in all.
+            Signature here = grp.reductions.isEmpty() ? null : Signature.of(grp.reductions.getFirst().op());
+            if (grp.contraction != null || here != null)
+                for (var e : rowDeps.getOrDefault(v, Map.of()).entrySet())
+                    if (e.getValue() && !e.getKey().equals(here))
+                        return "it is computed from two-stage reductions of " + e.getKey().in() + " over " + e.getKey().axes()
+                                + ", which get a kernel of their own ending here";
             switch (kind(v.op())) {
                 case REDUCE -> {
                     if (grp.contraction != null) return "a reduction cannot join a " + Ops.mnemonic(grp.contraction.op()) + " kernel";
@@ -300,7 +340,9 @@ public final class Fuse implements Pass {
                                 .map(pos::get).toList()));
             }
             Graph out = b.build(g.name(), g.results().stream().map(map::get).toList());
-            return new Result(out, new FusionReport(g.body().size(), kernels, notFused));
+            List<FusionReport.NotFused> notes = new ArrayList<>(notFused);
+            notes.sort(Comparator.comparing(FusionReport.NotFused::producer).thenComparing(FusionReport.NotFused::consumer));
+            return new Result(out, new FusionReport(g.body().size(), kernels, notes));
         }
 
         Value emitKernel(Builder b, Group grp, List<Value> members, String name, Map<Value, Value> outer) {

@@ -37,7 +37,7 @@ public record FusionReport(int ops, List<Kernel> kernels, List<NotFused> notFuse
     public List<String> lines() {
         List<String> out = new ArrayList<>();
         long inKernels = kernels.stream().flatMap(k -> k.members().stream()).distinct().count();
-        out.add("fuse: " + kernels.size() + " kernels hold " + inKernels + " of " + ops + " ops"
+        out.add("fuse: " + kernels.size() + (kernels.size() == 1 ? " kernel holds " : " kernels hold ") + inKernels + " of " + ops + " ops"
                 + (kernels.stream().anyMatch(k -> !k.copies().isEmpty()) ? " (* marks an op also computed in another kernel)" : ""));
         for (Kernel k : kernels) out.add(k.toString());
         for (NotFused n : notFused) out.add(n.toString());
