@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.*;
 /// Every pass, and every pipeline, keeps the interpreter's answer on random graphs. A failure
 /// names the seed (rerun just it with `-Dseed=N`) and prints the graph before and after.
 class PassPropertyTest {
-    static final int GRAPHS = Integer.getInteger("graphs", 400);
+    static final int GRAPHS = Integer.getInteger("graphs", 300);
 
     static List<Long> seeds() {
         String one = System.getProperty("seed");

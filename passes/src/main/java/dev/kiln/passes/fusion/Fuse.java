@@ -44,7 +44,11 @@ import java.util.Set;
 /// for a reduction or a contraction. Contractions take their epilogue first (a chain of
 /// single-use elementwise ops of the same shape), so a bias add lands with its matmul rather than
 /// in the next kernel; then the graph is walked from its results back, inlining each producer
-/// into the kernels of its consumers when the shapes above allow it.
+/// into the kernels of its consumers when the shapes above allow it. One look-ahead: a value
+/// computed from two-stage reductions (softmax's max, then sum) is not inlined into a kernel
+/// that cannot hold those reductions (a contraction, or reductions over other axes); it ends
+/// a row kernel of its own instead. Inlining it would leave the first stage feeding two
+/// kernels: three kernels for a cross-entropy where two do.
 ///
 /// A group with a single op (constants aside) stays a plain op: the backend treats it as a
 /// kernel of one. Why a producer was not fused into its consumer's kernel is kept in the

@@ -1,16 +1,70 @@
 package dev.kiln.passes.fusion;
 
 import dev.kiln.ir.Graph;
+import dev.kiln.ir.Op;
+import dev.kiln.ir.Value;
+import dev.kiln.ir.Verifier;
+import dev.kiln.ir.interp.Interpreter;
+import dev.kiln.ir.text.Parser;
 import dev.kiln.ir.text.Printer;
 import dev.kiln.passes.PassManager;
+import dev.kiln.runtime.NdArray;
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/// The MLP training step of STYLE.md, forward and backward, fuses into a handful of kernels.
 class MlpFusionTest {
-    @Test void show() {
+    static Graph fused() { return PassManager.withFusion(PassManager.Options.none().withVerifyEach(true)).run(Mlp.trainStep()); }
+
+    @Test void trainStepIsAHandfulOfKernels() {
+        Graph in = Mlp.trainStep();
+        Graph g = fused();
+        List<String> kernels = g.body().stream().filter(v -> v.op() instanceof Op.Fused).map(v -> ((Op.Fused) v.op()).kernel()).toList();
+        // per kernel: fc1 forward, fc2 forward with the loss difference, the loss,
+        // the loss gradient, fc2's input gradient with the relu mask
+        assertEquals(List.of("matmul_add", "matmul_add_sub", "mul_reduce_sum_mul", "mul_add", "matmul_gt_select"), kernels,
+                Printer.print(g));
+        // what is left unfused: relu (fc1's pre-activation also feeds the mask), two bias-gradient
+        // sums, three transposes and two matmuls feeding on values other kernels also read
+        long plain = g.body().stream().filter(v -> !(v.op() instanceof Op.Fused) && !(v.op() instanceof Op.Const)).count();
+        assertEquals(8, plain, Printer.print(g));
+        assertTrue(g.body().size() < in.body().size() / 2, in.body().size() + " ops became " + g.body().size());
+    }
+
+    @Test void fusedStepComputesTheSame() {
+        Graph in = Mlp.trainStep(), out = fused();
+        Random r = new Random(5);
+        List<NdArray> inputs = new ArrayList<>();
+        for (Value p : in.params()) {
+            int[] shape = p.type().shape().resolve(java.util.Map.of());
+            float[] data = new float[NdArray.checkedSize(shape)];
+            for (int i = 0; i < data.length; i++) data[i] = (float) (r.nextGaussian() * 0.1);
+            inputs.add(NdArray.of(data, shape));
+        }
+        List<NdArray> a = Interpreter.run(in, inputs), b = Interpreter.run(out, inputs);
+        for (int i = 0; i < a.size(); i++) assertTrue(a.get(i).contentEquals(b.get(i)), "result " + i + " differs");
+    }
+
+    @Test void fusedStepPrintsAndParsesBack() {
+        Graph g = fused();
+        String text = Printer.print(g, true);
+        Graph back = Parser.parse(text, "mlp.kir");
+        assertEquals(List.of(), Verifier.check(back));
+        assertEquals(text, Printer.print(back, true));
+        assertTrue(text.contains("loc(fused[Mlp.java:18 in fc1])"), text);
+        assertTrue(text.contains("loc(fused[grad(Mlp.java:19 in fc2), grad(Mlp.java:18)])"), text);
+    }
+
+    @Test void reportExplainsTheSplits() {
         Graph g = PassManager.standard(PassManager.Options.none()).run(Mlp.trainStep());
-        System.out.println(Printer.print(g));
-        Fuse.Result r = Fuse.fuse(g);
-        System.out.println(r.report());
-        System.out.println(Printer.print(r.graph(), true));
+        String report = Fuse.fuse(g).report().toString();
+        assertTrue(report.contains("not fused: %2 add -> %3 relu (it is used by 2 ops, so it ends the kernel of matmul %0"), report);
+        assertTrue(report.contains("not fused: %16 transpose -> %17 matmul (matmul operands are read from memory)"), report);
+        assertTrue(report.contains("not fused: %14 add -> %15 reduce_sum (it is written to memory for %17 matmul"), report);
     }
 }
