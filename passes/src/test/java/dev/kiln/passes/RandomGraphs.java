@@ -66,12 +66,14 @@ final class RandomGraphs {
                 if (v != null && !pool.contains(v)) pool.add(v);
             }
         }
-        List<Value> candidates = new ArrayList<>(pool.stream().filter(v -> !(v.op() instanceof Op.Param)).toList());
-        if (candidates.isEmpty()) candidates.add(pool.getFirst());
-        Collections.shuffle(candidates, rnd);
-        // Later values are likelier results, so that most of the graph is live; the rest is dead code.
-        candidates.sort((x, y) -> Integer.compare(pool.indexOf(y), pool.indexOf(x)) * (rnd.nextInt(4) == 0 ? -1 : 1));
-        List<Value> results = new ArrayList<>(candidates.subList(0, Math.min(candidates.size(), 1 + rnd.nextInt(3))));
+        // Results: most values nothing else uses, so that nearly all the graph is checked; the
+        // others are dead code for dce.
+        java.util.Set<Value> used = new java.util.HashSet<>();
+        for (Value v : pool) used.addAll(dev.kiln.ir.Ops.operands(v.op()));
+        List<Value> sinks = pool.stream().filter(v -> !(v.op() instanceof Op.Param) && !used.contains(v)).toList();
+        List<Value> results = new ArrayList<>();
+        for (Value v : sinks) if (results.size() < 8 && rnd.nextInt(5) > 0) results.add(v);
+        if (results.isEmpty()) results.add(sinks.isEmpty() ? pool.getLast() : sinks.getLast());
         if (rnd.nextInt(8) == 0) results.add(results.getFirst()); // a value returned twice
         return b.build(name, results);
     }
