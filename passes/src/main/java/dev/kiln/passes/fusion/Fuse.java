@@ -241,6 +241,10 @@ public final class Fuse implements Pass {
                 return new Refusal("its result is used by " + users.size() + " kernels and a " + op + " is never recomputed", null);
             if (k == Kind.MAP && users.size() > MAX_COPIES)
                 return new Refusal("it is used by " + users.size() + " kernels, more than the " + MAX_COPIES + " that may recompute it", null);
+            // a contraction operand first: it must be written to memory whatever else holds
+            for (Group grp : users)
+                if (grp.contraction != null && Ops.operands(grp.contraction.op()).contains(v))
+                    return new Refusal(Ops.mnemonic(grp.contraction.op()) + " operands are read from memory", grp);
             for (Group grp : users) {
                 String why = legal(grp, v);
                 if (why != null) return new Refusal(why, grp);
@@ -248,11 +252,9 @@ public final class Fuse implements Pass {
             return null; // leaves (free to copy) and layout ops are copied into any number of kernels
         }
 
-        /// Null when `v` can join `grp` given the members it feeds; else why not. (Contractions
-        /// never get here: each is the first op of its own kernel.)
+        /// Null when `v` can join `grp` given the members it feeds (contraction operands aside,
+        /// checked before); else why not. Contractions never get here: each starts its own kernel.
         String legal(Group grp, Value v) {
-            if (grp.contraction != null && Ops.operands(grp.contraction.op()).contains(v))
-                return Ops.mnemonic(grp.contraction.op()) + " operands are read from memory";
             // A value computed from a two-stage reduction (softmax's max then sum) that this kernel
             // cannot host ends here, so that those reductions share one kernel that writes it:
             // inlining it would leave the first stage feeding two kernels, so three kernels in all.

@@ -6,13 +6,38 @@ import dev.kiln.ir.Graph;
 import dev.kiln.ir.Loc;
 import dev.kiln.ir.Value;
 
+import dev.kiln.ir.TensorType;
+
 import static dev.kiln.ir.TensorType.f32;
 
-/// The 784-128-10 MLP training step of STYLE.md (forward, MSE loss, backward written out by
-/// hand as the autodiff pass emits it), built with locations.
+/// Two-layer perceptrons for the fusion tests, built with locations.
 final class Mlp {
     private Mlp() {}
 
+    /// 784-128-10 with relu and a cross-entropy against integer classes (the row maximum, a
+    /// log-sum-exp, a one-hot made with iota), averaged over the batch of 32.
+    static Graph crossEntropy() {
+        Builder b = new Builder();
+        Value x = b.param("x", f32(32, 784)), target = b.param("target", TensorType.i64(32));
+        Value w1 = b.param("fc1.w", f32(784, 128)), b1 = b.param("fc1.b", f32(128));
+        Value w2 = b.param("fc2.w", f32(128, 10)), b2 = b.param("fc2.b", f32(10));
+        Value h, logits;
+        try (var _ = b.at(Loc.of("Mlp.java", 18, "fc1"))) { h = b.relu(b.add(b.matmul(x, w1), b.broadcast(b1, Axes.of(1), f32(32, 128)))); }
+        try (var _ = b.at(Loc.of("Mlp.java", 19, "fc2"))) { logits = b.add(b.matmul(h, w2), b.broadcast(b2, Axes.of(1), f32(32, 10))); }
+        try (var _ = b.at(Loc.of("Train.java", 12))) {
+            Value m = b.reduceMax(logits, Axes.of(1));
+            Value shifted = b.sub(logits, b.broadcast(m, Axes.of(0), f32(32, 10)));
+            Value lse = b.add(b.log(b.reduceSum(b.exp(shifted), Axes.of(1))), m);
+            Value hot = b.eq(b.iota(1, TensorType.i64(32, 10)), b.broadcast(target, Axes.of(0), TensorType.i64(32, 10)));
+            Value oneHot = b.select(hot, b.constant(1.0, f32(32, 10)), b.constant(0.0, f32(32, 10)));
+            Value picked = b.reduceSum(b.mul(oneHot, logits), Axes.of(1));
+            Value total = b.reduceSum(b.sub(lse, picked), Axes.of(0));
+            return b.build("mlp", b.mul(total, b.constant(1.0 / 32, f32())));
+        }
+    }
+
+    /// The training step of STYLE.md: forward, MSE loss, and the backward written out by hand
+    /// as the autodiff pass emits it.
     static Graph trainStep() {
         Builder b = new Builder();
         Value x = b.param("x", f32(32, 784)), y = b.param("y", f32(32, 10));

@@ -8,6 +8,7 @@ import dev.kiln.ir.interp.Interpreter;
 import dev.kiln.ir.text.Parser;
 import dev.kiln.ir.text.Printer;
 import dev.kiln.passes.PassManager;
+import dev.kiln.passes.autodiff.Differentiate;
 import dev.kiln.runtime.NdArray;
 import org.junit.jupiter.api.Test;
 
@@ -17,7 +18,8 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-/// The MLP training step of STYLE.md, forward and backward, fuses into a handful of kernels.
+/// MLP training steps, forward and backward, fuse into a handful of kernels: the step of
+/// STYLE.md with its backward written by hand, and a cross-entropy MLP differentiated by autodiff.
 class MlpFusionTest {
     static Graph fused() { return PassManager.withFusion(PassManager.Options.none().withVerifyEach(true)).run(Mlp.trainStep()); }
 
@@ -36,15 +38,34 @@ class MlpFusionTest {
         assertTrue(g.body().size() < in.body().size() / 2, in.body().size() + " ops became " + g.body().size());
     }
 
-    @Test void fusedStepComputesTheSame() {
-        Graph in = Mlp.trainStep(), out = fused();
+    @Test void autodiffTrainStepIsAHandfulOfKernels() {
+        Graph joint = Differentiate.joint(Mlp.crossEntropy(), List.of("fc1.w", "fc1.b", "fc2.w", "fc2.b"));
+        Graph g = PassManager.withFusion(PassManager.Options.none().withVerifyEach(true)).run(joint);
+        long kernels = g.body().stream().filter(v -> v.op() instanceof Op.Fused).count();
+        assertTrue(kernels >= 5 && kernels <= 9, kernels + " kernels\n" + Printer.print(g));
+        // unfused: only contractions, reductions, transposes and relu remain on their own (no
+        // stray elementwise op) and the 54 ops of the joint graph are fewer than 20 launches
+        for (Value v : g.body())
+            assertTrue(v.op() instanceof Op.Fused || v.op() instanceof Op.Matmul || v.op() instanceof Op.ReduceSum
+                    || v.op() instanceof Op.ReduceMax || v.op() instanceof Op.Transpose || v.op() instanceof Op.Relu,
+                    "unfused " + v + "\n" + Printer.print(g));
+        assertTrue(g.body().size() < 20, g.body().size() + " launches\n" + Printer.print(g));
+        // the cross-entropy rows: max, then a kernel per stage, never one op per kernel
+        assertTrue(g.body().stream().anyMatch(v -> v.op() instanceof Op.Fused f && KernelShape.of(f).reductions().size() >= 2),
+                "the backward row kernel holds its two row reductions\n" + Printer.print(g));
+        assertSameResults(joint, g);
+    }
+
+    @Test void fusedStepComputesTheSame() { assertSameResults(Mlp.trainStep(), fused()); }
+
+    private static void assertSameResults(Graph in, Graph out) {
         Random r = new Random(5);
         List<NdArray> inputs = new ArrayList<>();
         for (Value p : in.params()) {
             int[] shape = p.type().shape().resolve(java.util.Map.of());
-            float[] data = new float[NdArray.checkedSize(shape)];
-            for (int i = 0; i < data.length; i++) data[i] = (float) (r.nextGaussian() * 0.1);
-            inputs.add(NdArray.of(data, shape));
+            NdArray a = NdArray.zeros(p.type().dtype(), shape);
+            for (int i = 0; i < a.size(); i++) a.setDouble(i, p.type().dtype().isFloat() ? r.nextGaussian() * 0.1 : r.nextInt(10));
+            inputs.add(a);
         }
         List<NdArray> a = Interpreter.run(in, inputs), b = Interpreter.run(out, inputs);
         for (int i = 0; i < a.size(); i++) assertTrue(a.get(i).contentEquals(b.get(i)), "result " + i + " differs");
