@@ -31,7 +31,8 @@ import java.util.Set;
 /// Choices: `random_uniform` is never folded, although with a constant seed it is deterministic:
 /// its numbers are cheap to regenerate and folding would only copy them into the IR. Leaves
 /// (`const`, `dense`, `iota`) are never replaced by a bigger leaf. A subgraph whose evaluation
-/// would cost more than `MAX_WORK` element operations, or has a symbolic shape, is left alone.
+/// would cost more than `MAX_WORK` element operations (or whatever is left of four times that
+/// for the whole graph), or has a symbolic shape, is left alone.
 /// An i64 splat beyond 2^53 (which a `const`'s double cannot hold) stays dense or unfolded.
 public final class FoldConstants implements Pass {
     public static final int MAX_DENSE = 4096;
@@ -91,12 +92,14 @@ public final class FoldConstants implements Pass {
             if (!constant.contains(v)) frontier.addAll(Ops.operands(v.op()));
         List<Value> candidates = new ArrayList<>();
         Set<Value> cone = new HashSet<>();
+        double budget = 4.0 * MAX_WORK; // for the whole graph, so that many small subgraphs cannot add up to hours
         for (Value v : g.body()) {
             if (!constant.contains(v) || !frontier.contains(v) || isLeaf(v.op())) continue;
             Set<Value> mine = Rewrite.reachable(List.of(v));
             double work = 0;
-            for (Value c : mine) work += cost(c);
-            if (work > MAX_WORK) continue;
+            for (Value c : mine) if (!cone.contains(c)) work += cost(c);
+            if (work > MAX_WORK || work > budget) continue;
+            budget -= work;
             candidates.add(v);
             cone.addAll(mine);
         }

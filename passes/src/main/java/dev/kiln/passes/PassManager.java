@@ -130,7 +130,7 @@ public final class PassManager {
         record(g, "input", 0, List.of(), 0, index);
         for (int i = 0; i < passes.size(); i++) {
             Pass p = passes.get(i);
-            if (Options.matches(options.printBefore(), p.name())) print("before " + p.name(), g);
+            if (Options.matches(options.printBefore(), p.name())) print("before " + p.name(), g, List.of());
             long t0 = System.nanoTime();
             Pass.Outcome out = p.runWithNotes(g);
             long nanos = System.nanoTime() - t0;
@@ -160,7 +160,7 @@ public final class PassManager {
             }
         Stage s = new Stage(pass, nanos, g.body().size(), kernels, inner);
         stages.add(s);
-        if (Options.matches(options.printAfter(), pass)) print("after " + pass, g);
+        if (Options.matches(options.printAfter(), pass)) print("after " + pass, g, notes);
         if (options.dumpDir() == null || !Options.matches(options.dumpAfter(), pass)) return;
         String file = String.format(Locale.ROOT, "%02d-%s.kir", n, pass);
         StringBuilder text = new StringBuilder();
@@ -172,9 +172,11 @@ public final class PassManager {
                 file, nanos / 1e6, s.ops(), s.kernels(), s.opsInKernels()));
     }
 
-    private void print(String when, Graph g) {
-        options.err().println("// ----- IR " + when + " (@" + g.name() + ") -----");
-        options.err().println(Printer.print(g));
+    private void print(String when, Graph g, List<String> notes) {
+        StringBuilder s = new StringBuilder("// ----- IR " + when + " (@" + g.name() + ") -----\n");
+        for (String note : notes) s.append("// ").append(note).append('\n');
+        options.err().print(s.append(Printer.print(g)));
+        options.err().flush();
     }
 
     /// Writes through a temporary file in the same directory and an atomic rename.

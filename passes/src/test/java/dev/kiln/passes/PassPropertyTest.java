@@ -32,7 +32,8 @@ class PassPropertyTest {
     @Test void everyPassKeepsTheAnswer() {
         List<Pass> passes = List.of(Simplify.PASS, FoldConstants.PASS, Cse.PASS, Dce.PASS, Fuse.PASS);
         List<PassManager> pipelines = List.of(PassManager.standard(PassManager.Options.none().withVerifyEach(true)),
-                PassManager.withFusion(PassManager.Options.none().withVerifyEach(true)));
+                PassManager.withFusion(PassManager.Options.none().withVerifyEach(true)),
+                PassManager.parse("fuse,fuse,simplify,cse,dce", PassManager.Options.none().withVerifyEach(true)));
         for (long seed : seeds()) {
             Graph g = RandomGraphs.generate(seed);
             List<NdArray> inputs = RandomGraphs.inputs(g, seed);
