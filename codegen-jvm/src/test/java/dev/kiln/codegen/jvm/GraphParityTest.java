@@ -89,6 +89,30 @@ class GraphParityTest {
         assertTrue(exe.program().toString().contains("epilogue:"), exe.program().toString());
     }
 
+    /// Sizes large enough that the library splits work across threads and runs the epilogue
+    /// per finished row block / image: flat (relu only) and nested (bias) epilogues.
+    @Test void epiloguesRunPerBlockInsideParallelLibraryCalls() {
+        Builder mb = new Builder();
+        Value x = mb.param("x", f32("B", 256)), w = mb.param("w", f32(256, 64));
+        Graph flat = fusedGraph("mm_relu", mb.build("mm_relu", mb.relu(mb.matmul(x, w))));
+        assertTrue(check(flat, bindings("B", 200), bindings("B", 3)).program().toString().contains("epilogue:"));
+        for (int n : new int[]{4, 1}) {
+            Builder cb = new Builder();
+            Value cx = cb.param("x", f32("N", 8, 16, 16)), cw = cb.param("w", f32(16, 8, 3, 3)), bias = cb.param("b", f32(16));
+            Value conv = cb.conv2d(cx, cw, Ints.of(1, 1), Ints.of(1, 1), Ints.of(1, 1), 1);
+            Value out = cb.relu(cb.add(conv, cb.broadcast(bias, Axes.of(1), conv.type())));
+            check(fusedGraph("conv_relu", cb.build("conv_relu", out)), bindings("N", n));
+            Builder gb = new Builder();
+            Value g = gb.param("g", f32("N", 16, 16, 16)), gw = gb.param("w", f32(16, 8, 3, 3));
+            Value gi = gb.conv2dGradInput(g, gw, Ints.of(1, 1), Ints.of(1, 1), Ints.of(1, 1), 1, f32("N", 8, 16, 16));
+            check(fusedGraph("grad_in_relu", gb.build("grad_in_relu", gb.relu(gi))), bindings("N", n));
+            Builder wb = new Builder();
+            Value wx = wb.param("x", f32("N", 8, 16, 16)), wg = wb.param("g", f32("N", 16, 16, 16));
+            Value gwt = wb.conv2dGradWeight(wx, wg, Ints.of(1, 1), Ints.of(1, 1), Ints.of(1, 1), 1, f32(16, 8, 3, 3));
+            check(fusedGraph("grad_w_scaled", wb.build("grad_w_scaled", wb.mul(gwt, wb.constant(0.5, gwt.type())))), bindings("N", n));
+        }
+    }
+
     @Test void convBiasReluThenMaxPoolAsReshapeAndReduceMax() {
         // conv -> (fused) bias + relu epilogue -> (fused) max-pool 2x2 as reshape + reduce_max
         Builder b = new Builder();
