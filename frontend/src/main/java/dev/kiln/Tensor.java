@@ -109,6 +109,26 @@ public final class Tensor {
         return new Tensor(a, Device.cpu());
     }
 
+    /// Uniform numbers in [low, high), f32 (what `nn.init.uniform_` fills in).
+    public static Tensor uniform(double low, double high, int... shape) {
+        NdArray a = NdArray.zeros(DType.F32, checkShape("uniform", shape));
+        long seed = Generator.nextSeed();
+        for (int i = 0; i < a.size(); i++) a.setDouble(i, low + (high - low) * Generator.uniform(seed, i));
+        return new Tensor(a, Device.cpu());
+    }
+
+    /// Uniform numbers in [0, 1) of `like`'s shape (float dtype), drawn by a `random_uniform` op
+    /// whose seed is an input: eager code reuses one compiled graph with a new seed each call, and
+    /// a compiled model draws fresh numbers on every run.
+    public static Tensor randLike(Tensor like) {
+        DType dt = like.dtype().isFloat() ? like.dtype() : DType.F32;
+        Tensor seed = scalar(Generator.nextSeed());
+        seed.node.seed = true;
+        TensorType t = like.type().withDType(dt);
+        Tensor r = record("random_uniform", (b, v) -> b.randomUniform(v.getFirst(), t), seed);
+        return r;
+    }
+
     /// Uniform integers in [low, high), i64.
     public static Tensor randint(long low, long high, int... shape) {
         if (high <= low) throw new KilnException("randint: empty range [" + low + ", " + high + ")");
@@ -358,6 +378,14 @@ public final class Tensor {
         List<Node> nodes = new ArrayList<>(inputs.length);
         for (Tensor t : inputs) nodes.add(t.node);
         return new Tensor(Node.emit(loc, nodes, f), d);
+    }
+
+    /// Records IR ops written directly: `f` receives a builder and the inputs' values and returns
+    /// the result's value. The extension point for ops the tensor methods do not cover (see
+    /// `nn.Functional`); type errors are thrown at the caller's line like any other op's.
+    public static Tensor emit(String op, BiFunction<Builder, List<Value>, Value> f, Tensor... inputs) {
+        if (inputs.length == 0) throw new KilnException("emit('" + op + "'): needs at least one input tensor");
+        return record(op, f, inputs);
     }
 
     /// Records an op whose result type is computed by the frontend (checks that need the loc).
