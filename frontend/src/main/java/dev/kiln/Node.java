@@ -82,6 +82,12 @@ final class Node {
         return new Node(Kind.DETACHED, param(source.type()), List.of(), source.data, null, source, false);
     }
 
+    /// A node for `value`, a value of some graph built elsewhere (a joint graph from autodiff),
+    /// whose operands come from `inputs`. No gradient flows through it.
+    static Node imported(Value value, List<Node> inputs) {
+        return new Node(Kind.OP, value, List.copyOf(inputs), null, null, null, false);
+    }
+
     private static Value param(TensorType type) { return new Builder().param("t", type); }
 
     /// Records the ops that `f` emits on the values of `inputs`, at `loc`, and returns the node

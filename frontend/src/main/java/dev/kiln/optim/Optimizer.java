@@ -82,7 +82,11 @@ public abstract class Optimizer {
         all.addAll(u.state().values());
         Kiln.realize(all);
         for (int i = 0; i < params.size(); i++) if (u.params().get(i) != null) params.get(i).copy_(u.params().get(i));
-        u.state().forEach((k, v) -> state.put(k, v.detach()));
+        u.state().forEach((k, v) -> {
+            Tensor cur = state.get(k); // updated in place: compiled steps read the slot tensors they traced
+            if (cur == null) state.put(k, v.detach());
+            else cur.copy_(v);
+        });
         steps++;
     }
 
