@@ -148,4 +148,27 @@ class CompositeGradTest {
         assertTrue(out.get(1).contentEquals(ref.get(1)));
         check(f, List.of("w"), in, 11);
     }
+
+    @Test void symbolicBatchDimension() {
+        // The same model with batch B and with batch 5: identical gradients at B = 5.
+        Graph sym = tanhRegression(new TensorType(F64, dev.kiln.ir.Shape.of("B", 3)));
+        Graph fixed = tanhRegression(t(F64, 5, 3));
+        List<String> wrt = List.of("w", "b");
+        Graph js = Differentiate.joint(sym, wrt), jf = Differentiate.joint(fixed, wrt);
+        Map<String, NdArray> in = fill(fixed, Map.of(), new Random(12));
+        List<NdArray> a = Interpreter.run(js, new ArrayList<>(in.values())), e = Interpreter.run(jf, new ArrayList<>(in.values()));
+        for (int i = 0; i < e.size(); i++) assertTrue(e.get(i).contentEquals(a.get(i)), "result #" + i);
+        check(fixed, wrt, in, 12);
+        Split split = Split.of(js, sym.params().size(), 1);
+        assertTrue(split.report().contains("f64[B,4]"), split.report());
+    }
+
+    /// `sum(tanh(x @ w + b) * y)` for `x` of type `xt` (`[B,3]`), `y` `[B,4]`.
+    static Graph tanhRegression(TensorType xt) {
+        Builder b = new Builder();
+        Value x = b.param("x", xt), y = b.param("y", xt.withShape(xt.shape().with(1, dev.kiln.ir.Dim.of(4))));
+        Value w = b.param("w", t(F64, 3, 4)), bias = b.param("b", t(F64, 4));
+        Value h = b.tanh(Models.linear(b, x, w, bias));
+        return b.build("regression", b.reduceSum(b.mul(h, y), Axes.of(0, 1)));
+    }
 }

@@ -82,6 +82,7 @@ final class GradCheck {
         Random rng = new Random(seed);
         Map<String, NdArray> x = fill(f, inputs, rng);
         Graph joint = Differentiate.joint(f, wrt);
+        GoldenTest.printChecked(joint, false);
         List<NdArray> out = Interpreter.run(joint, new ArrayList<>(x.values()));
         List<NdArray> grads = out.subList(f.results().size(), out.size());
         assertEquals(wrt.size(), grads.size());

@@ -61,6 +61,7 @@ class SecondOrderTest {
     static void checkHvp(Graph f, List<String> wrt, Map<String, NdArray> inputs, long seed) {
         Graph grad = Differentiate.grad(f, wrt);
         Graph hvp = Differentiate.vjp(grad, wrt);
+        GoldenTest.printChecked(hvp, false);
         List<String> seeds = new ArrayList<>();
         for (int i = 0; i < wrt.size(); i++) seeds.add("grad_out." + i);
         List<String> expected = new ArrayList<>(f.paramNames());
