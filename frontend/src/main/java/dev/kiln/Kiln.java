@@ -6,7 +6,11 @@ import dev.kiln.ir.Value;
 import dev.kiln.nn.Module;
 import dev.kiln.optim.Optimizer;
 import dev.kiln.passes.autodiff.Differentiate;
+import dev.kiln.runtime.NdArray;
+import dev.kiln.runtime.SafeTensors;
+import dev.kiln.runtime.TensorFileException;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
@@ -68,6 +72,31 @@ public final class Kiln {
 
     /// Selects the backend (and empties the compile cache).
     public static void setBackend(Backend backend) { Compiler.setBackend(backend); }
+
+    // ---- saving and loading ----------------------------------------------------------------
+
+    /// Writes a state dict to `path` in the safetensors format, keys in map order (PyTorch's
+    /// `safetensors.torch.save_file`); the file is written to a temporary name and renamed.
+    public static void save(Map<String, Tensor> stateDict, Path path) {
+        Map<String, NdArray> arrays = new LinkedHashMap<>();
+        stateDict.forEach((k, t) -> arrays.put(k, t.data()));
+        try {
+            SafeTensors.write(path, arrays);
+        } catch (TensorFileException e) {
+            throw new KilnException("Kiln.save: " + e.getMessage());
+        }
+    }
+
+    /// Reads a safetensors file (written by Kiln or by PyTorch) as an ordered state dict.
+    public static Map<String, Tensor> load(Path path) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        try {
+            SafeTensors.read(path).forEach((k, a) -> out.put(k, new Tensor(a, Device.cpu())));
+        } catch (TensorFileException e) {
+            throw new KilnException("Kiln.load: " + e.getMessage());
+        }
+        return out;
+    }
 
     // ---- tracing and compiling -------------------------------------------------------------
 

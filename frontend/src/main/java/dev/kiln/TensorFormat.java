@@ -45,7 +45,7 @@ final class TensorFormat {
         List<Integer> shown = shownIndices(n, summarize);
         if (dim == shape.length - 1) {
             List<String> items = new ArrayList<>();
-            for (int i : shown) items.add(i < 0 ? "..." : f.format(offset + i));
+            for (int i : shown) items.add(i < 0 ? " ..." : f.format(offset + i)); // PyTorch pads the ellipsis of a row
             int perLine = Math.max(1, (LINE_WIDTH - indent - 1) / (f.width + 2));
             StringBuilder s = new StringBuilder("[");
             for (int i = 0; i < items.size(); i++) {
@@ -54,7 +54,7 @@ final class TensorFormat {
             }
             return s.append(']').toString();
         }
-        String sep = ",\n".repeat(shape.length - dim - 1) + " ".repeat(indent + 1);
+        String sep = "," + "\n".repeat(shape.length - dim - 1) + " ".repeat(indent + 1);
         StringBuilder s = new StringBuilder("[");
         boolean first = true;
         for (int i : shown) {
