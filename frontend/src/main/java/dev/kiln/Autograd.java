@@ -19,9 +19,10 @@ import java.util.Map;
 /// gradient per leaf), which is compiled through the cache like any other graph and run once.
 /// Gradients are added to the leaves' `grad` as PyTorch does.
 ///
-/// Values that no gradient flows through (inputs, targets, results computed under `noGrad` or
-/// detached) enter the graph as parameters, computed first if pending, so the autodiff pass sees
-/// only the part of the history that gradients flow through.
+/// Values that no gradient flows through enter the graph as parameters (computed first if
+/// pending) when they were computed from values that do carry gradients (under `noGrad`, or
+/// detached): the autodiff pass must not see through them. Pending constant work (one-hot
+/// targets, counts) is recorded in the joint graph itself.
 final class Autograd {
     private Autograd() {}
 
@@ -39,12 +40,13 @@ final class Autograd {
             throw new KilnException(loc, "backward(gradient): the gradient has shape " + gradient.shapeText()
                     + ", the tensor has shape " + out.shapeText());
 
-        Realizer.realize(frontier(out.node));
+        Plan plan = new Plan(out.node);
+        Realizer.realize(plan.computeFirst);
         Node seed = gradient == null ? null : gradient.to(out.dtype()).detach().node;
         if (seed != null) Realizer.realize(List.of(seed));
 
         List<Node> wrtNodes = new ArrayList<>();
-        Extract ex = new Extract(n -> n.kind == Node.Kind.OP && n.requiresGrad() ? Extract.Role.EXPAND : Extract.Role.INPUT,
+        Extract ex = new Extract(n -> plan.expands(n) ? Extract.Role.EXPAND : Extract.Role.INPUT,
                 (n, i) -> {
                     if (n.kind == Node.Kind.LEAF && n.requiresGrad()) {
                         wrtNodes.add(n);
@@ -78,21 +80,63 @@ final class Autograd {
         }
     }
 
-    /// The pending nodes that the history of `root` reads but no gradient flows through.
-    static List<Node> frontier(Node root) {
-        List<Node> out = new ArrayList<>();
-        Map<Node, Boolean> seen = new IdentityHashMap<>();
-        Deque<Node> stack = new ArrayDeque<>();
-        stack.push(root);
-        seen.put(root, true);
-        while (!stack.isEmpty()) {
-            Node n = stack.pop();
-            for (Node in : n.inputs) {
-                if (seen.put(in, true) != null) continue;
-                if (in.kind == Node.Kind.OP && in.requiresGrad()) stack.push(in);
-                else if (in.data == null) out.add(in);
+    /// What the joint graph does with each node: gradient-carrying ops and pending constant
+    /// subgraphs (targets, one-hot encodings, counts: no gradient can reach a leaf through them)
+    /// are recorded in it; everything else is an input, computed first when pending.
+    private static final class Plan {
+        final Map<Node, Boolean> inline = new IdentityHashMap<>();
+        final List<Node> computeFirst = new ArrayList<>();
+
+        Plan(Node root) {
+            Map<Node, Boolean> seen = new IdentityHashMap<>();
+            Deque<Node> stack = new ArrayDeque<>();
+            stack.push(root);
+            seen.put(root, true);
+            while (!stack.isEmpty()) {
+                Node n = stack.pop();
+                for (Node in : n.inputs) {
+                    if (seen.put(in, true) != null) continue;
+                    if (in.kind == Node.Kind.OP && (in.requiresGrad() || inlinable(in))) stack.push(in);
+                    else if (in.data == null) computeFirst.add(in);
+                }
             }
         }
-        return out;
+
+        boolean expands(Node n) { return n.kind == Node.Kind.OP && (n.requiresGrad() || n.data == null && inlinable(n)); }
+
+        /// A pending op without gradient whose history reaches no value a gradient flows through:
+        /// recording it in the joint graph cannot change any gradient.
+        boolean inlinable(Node root) {
+            Boolean known = inline.get(root);
+            if (known != null) return known;
+            Deque<Node> stack = new ArrayDeque<>();
+            stack.push(root);
+            while (!stack.isEmpty()) {
+                Node n = stack.peek();
+                if (inline.containsKey(n)) {
+                    stack.pop();
+                    continue;
+                }
+                if (n.kind != Node.Kind.OP || n.data != null || n.requiresGrad()) {
+                    inline.put(n, false);
+                    stack.pop();
+                    continue;
+                }
+                boolean ready = true, ok = true;
+                for (Node in : n.inputs) {
+                    if (in.data != null && !in.requiresGrad()) continue;
+                    Boolean k = inline.get(in);
+                    if (k == null) {
+                        stack.push(in);
+                        ready = false;
+                    } else ok &= k;
+                }
+                if (ready) {
+                    inline.put(n, ok);
+                    stack.pop();
+                }
+            }
+            return inline.get(root);
+        }
     }
 }

@@ -44,7 +44,10 @@ final class Compiler {
             misses++;
             b = backend();
         }
-        Executable e = b.compile(Pipeline.optimize(graph.get()));
+        Graph g = graph.get();
+        if (Boolean.getBoolean("kiln.logCompiles"))
+            System.err.println("kiln: compiling graph #" + misses() + " with " + b.name() + ":\n" + dev.kiln.ir.text.Printer.print(g, true));
+        Executable e = b.compile(Pipeline.optimize(g));
         synchronized (Compiler.class) {
             CACHE.put(key, e);
         }
