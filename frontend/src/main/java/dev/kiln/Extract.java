@@ -56,11 +56,13 @@ final class Extract {
                 continue;
             }
             boolean ready = true;
-            for (Node in : n.inputs)
+            for (int i = n.inputs.size() - 1; i >= 0; i--) { // reversed, so operands are emitted in order
+                Node in = n.inputs.get(i);
                 if (!done.containsKey(in)) {
                     stack.push(in);
                     ready = false;
                 }
+            }
             if (ready) {
                 stack.pop();
                 try (var _ = b.at(n.value.loc())) {

@@ -328,7 +328,7 @@ public final class Tensor {
         if (node.data == null && Tracer.isTracing()) return "tensor(<traced " + type() + ">)";
         String suffix = "";
         if (dtype() != DType.F32 && dtype() != DType.I64 && dtype() != DType.BOOL) suffix += ", dtype=" + dtype();
-        if (requiresGrad()) suffix += ", requires_grad=True";
+        if (requiresGrad()) suffix += isLeaf() ? ", requires_grad=True" : ", grad_fn=<" + dev.kiln.ir.Ops.mnemonic(node.value.op()) + ">";
         return TensorFormat.format(data(), suffix);
     }
 

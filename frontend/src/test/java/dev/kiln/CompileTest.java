@@ -85,4 +85,34 @@ class CompileTest {
     @Test void compiledSgdStepMatchesEager() { trainStepMatchesEager(p -> new SGD(p, 0.1, 0.9, 1e-3)); }
 
     @Test void compiledAdamStepMatchesEager() { trainStepMatchesEager(p -> new Adam(p, 0.01)); }
+
+    /// With plain SGD at lr = 1 a compiled step subtracts exactly the gradient, so the
+    /// compiled (traced, differentiated as one graph) gradient can be read off and compared.
+    @Test void compiledGradientsEqualEagerGradients() {
+        Kiln.manualSeed(4);
+        Mlp m = new Mlp();
+        Tensor x = Tensor.randn(5, 4), y = Tensor.of(new long[]{0, 2, 1, 1, 0});
+        var loss = new CrossEntropyLoss();
+        loss.forward(m.forward(x), y).backward();
+        var before = new java.util.LinkedHashMap<String, float[]>();
+        m.stateDict().forEach((k, v) -> before.put(k, v.toFloatArray()));
+        TrainStep step = Kiln.compileTrainStep(m, loss, new SGD(m.parameters(), 1.0), x, y);
+        step.step(x, y);
+        m.stateDict().forEach((k, v) -> {
+            float[] after = v.toFloatArray(), b = before.get(k), g = new float[b.length];
+            for (int i = 0; i < b.length; i++) g[i] = b[i] - after[i];
+            assertArrayEquals(v.grad().toFloatArray(), g, 1e-6f, k);
+        });
+    }
+
+    @Test void tracePrintsWithLocations() {
+        Kiln.manualSeed(0);
+        String text = dev.kiln.ir.text.Printer.print(Kiln.trace(new Mlp(), Tensor.rand(2, 4)), true);
+        assertTrue(text.startsWith("graph @forward("), text);
+        assertTrue(text.contains("%x: f32[B,4]"), text);
+        assertTrue(text.contains("matmul %x, "), text);
+        assertTrue(text.contains("loc(CompileTest.java:28 in fc1)"), text);
+        assertTrue(text.contains("loc(CompileTest.java:29 in fc2)"), text);
+        assertEquals(text, dev.kiln.ir.text.Printer.print(dev.kiln.ir.text.Parser.parse(text, "trace.kir"), true));
+    }
 }
