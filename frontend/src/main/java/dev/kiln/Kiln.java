@@ -78,6 +78,7 @@ public final class Kiln {
     /// Writes a state dict to `path` in the safetensors format, keys in map order (PyTorch's
     /// `safetensors.torch.save_file`); the file is written to a temporary name and renamed.
     public static void save(Map<String, Tensor> stateDict, Path path) {
+        realize(stateDict.values());
         Map<String, NdArray> arrays = new LinkedHashMap<>();
         stateDict.forEach((k, t) -> arrays.put(k, t.data()));
         try {

@@ -1,16 +1,23 @@
 package dev.kiln;
 
 import dev.kiln.ir.Graph;
-import dev.kiln.ir.Verifier;
+import dev.kiln.passes.PassManager;
 
-/// The passes a graph goes through between the frontend and the backend. Today only the verifier
-/// (with `-Dkiln.verifyEach`): the frontend already emits interned (CSE'd) graphs, and the
-/// optimization passes plug in here.
+/// The passes a graph goes through between the frontend and the backend: by default the standard
+/// pipeline (simplify, fold-constants, cse, dce), or the comma-separated list in
+/// `-Dkiln.pipeline` (`none` for no passes). The pass manager's debugging flags apply
+/// (`-Dkiln.verifyEach`, `-Dkiln.printIrAfter`, `-Dkiln.dumpDir`).
 final class Pipeline {
     private Pipeline() {}
 
     static Graph optimize(Graph g) {
-        if (Boolean.getBoolean("kiln.verifyEach")) Verifier.verify(g);
-        return g;
+        String spec = System.getProperty("kiln.pipeline", "standard");
+        PassManager.Options options = PassManager.Options.fromSystemProperties();
+        return switch (spec) {
+            case "none" -> g;
+            case "standard" -> PassManager.standard(options).run(g);
+            case "fused" -> PassManager.withFusion(options).run(g);
+            default -> PassManager.parse(spec, options).run(g);
+        };
     }
 }
