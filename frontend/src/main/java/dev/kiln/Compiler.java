@@ -47,7 +47,7 @@ final class Compiler {
         Graph g = graph.get();
         if (Boolean.getBoolean("kiln.logCompiles"))
             System.err.println("kiln: compiling graph #" + misses() + " with " + b.name() + ":\n" + dev.kiln.ir.text.Printer.print(g, true));
-        Executable e = b.compile(Pipeline.optimize(g));
+        Executable e = b.compile(Pipeline.optimize(g, b));
         synchronized (Compiler.class) {
             CACHE.put(key, e);
         }

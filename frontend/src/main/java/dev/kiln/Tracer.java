@@ -42,10 +42,6 @@ final class Tracer implements AutoCloseable {
         return v;
     }
 
-    static void checkReadable(Tensor t) {
-        // Values of traced tensors do not exist; Realizer names the problem when it reaches a traced input.
-    }
-
     /// The shape `sizes` asks for (one may be -1) for a tensor of shape `in`.
     static Shape reshapeTarget(String op, Loc loc, Shape in, int[] sizes) {
         int infer = -1;
