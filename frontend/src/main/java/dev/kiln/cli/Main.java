@@ -26,6 +26,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
         versionProvider = KilnVersion.class,
         description = "Kiln, an ahead-of-time model compiler for the JVM.",
         subcommands = {VersionCommand.class, ClasspathCommand.class, IrCommand.class,
+                DemoCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer>,
         CommandLine.IParameterExceptionHandler, CommandLine.IExecutionExceptionHandler {

@@ -144,9 +144,10 @@ public class Train {
         return out;
     }
 
-    static double accuracy(long[] predictions, FashionMnist test) {
+    /// The fraction of `predictions` equal to the targets of `test`.
+    static double accuracy(long[] predictions, Dataset<Example> test) {
         int correct = 0;
-        for (int i = 0; i < predictions.length; i++) if (predictions[i] == test.label(i)) correct++;
+        for (int i = 0; i < predictions.length; i++) if (predictions[i] == test.get(i).target().getLong(0)) correct++;
         return correct / (double) predictions.length;
     }
 }
