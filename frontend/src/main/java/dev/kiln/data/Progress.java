@@ -23,7 +23,7 @@ public final class Progress implements AutoCloseable {
     private final int batches;
     private final boolean terminal;
     private final long start = System.nanoTime();
-    private long lastDraw = Long.MIN_VALUE, images;
+    private long lastDraw, images;
     private int done, lastLogged, barLength;
     private double lossSum;
     private boolean closed;
@@ -35,6 +35,7 @@ public final class Progress implements AutoCloseable {
         this.title = title;
         this.batches = batches;
         this.terminal = terminal;
+        if (terminal) draw(); // at once: the first batch may take a while (it compiles)
     }
 
     /// Progress on standard output: a bar when it is a terminal.
@@ -56,7 +57,7 @@ public final class Progress implements AutoCloseable {
         lossSum += loss;
         if (terminal) {
             long now = System.nanoTime();
-            if (now - lastDraw >= REDRAW_NANOS || done == batches) {
+            if (done == 1 || now - lastDraw >= REDRAW_NANOS || done == batches) {
                 lastDraw = now;
                 draw();
             }
@@ -86,6 +87,7 @@ public final class Progress implements AutoCloseable {
     }
 
     private String status(boolean withEta) {
+        if (done == 0) return "0/" + batches;
         String s = done + "/" + batches + "  " + String.format(Locale.ROOT, "%,.0f img/s  loss %.4f", rate(), meanLoss());
         if (withEta && done > 0 && done < batches) {
             long eta = Math.round(seconds() * (batches - done) / done);

@@ -29,16 +29,20 @@ import java.util.Locale;
 /// `--resume` goes on from it.
 ///
 /// ```
-/// Train [--epochs N] [--data DIR] [--subset N] [--compiled] [--out DIR] [--resume]
+/// Train [--epochs N] [--data DIR] [--subset N] [--compiled] [--out DIR] [--resume] [--seed S]
 /// ```
 ///
 /// Without `--data` the data is found as `FashionMnist.train()` finds it (`~/.kiln/data`, the
 /// Debian package, else the embedded subset of 2,000 images). `--subset N` trains on the first N
-/// training images. Runs on the JVM backend unless `-Dkiln.backend` says otherwise.
+/// training images; `--seed` seeds the initialization and the shuffling (default 0). Runs on the
+/// JVM backend unless `-Dkiln.backend` says otherwise.
 public class Train {
-    record Options(int epochs, Path data, int subset, boolean compiled, Path out, boolean resume) {
+    static final String USAGE = "Train [--epochs N] [--data DIR] [--subset N] [--compiled] [--out DIR] [--resume] [--seed S]";
+
+    record Options(int epochs, Path data, int subset, boolean compiled, Path out, boolean resume, long seed) {
         static Options parse(String[] args) {
             int epochs = 2, subset = 0;
+            long seed = 0;
             Path data = null, out = Path.of("mnist-out");
             boolean compiled = false, resume = false;
             for (int i = 0; i < args.length; i++) {
@@ -49,11 +53,11 @@ public class Train {
                     case "--compiled" -> compiled = true;
                     case "--out" -> out = Path.of(args[++i]);
                     case "--resume" -> resume = true;
-                    default -> throw new IllegalArgumentException("unknown argument " + args[i]
-                            + "; usage: Train [--epochs N] [--data DIR] [--subset N] [--compiled] [--out DIR] [--resume]");
+                    case "--seed" -> seed = Long.parseLong(args[++i]);
+                    default -> throw new IllegalArgumentException("unknown argument " + args[i] + "; usage: " + USAGE);
                 }
             }
-            return new Options(epochs, data, subset, compiled, out, resume);
+            return new Options(epochs, data, subset, compiled, out, resume, seed);
         }
     }
 
@@ -68,11 +72,11 @@ public class Train {
                 trainSet.source(), train.size(), testSet.size());
         System.out.println("backend: " + Kiln.backend().name() + ", " + (o.compiled() ? "compiled train step" : "eager loop"));
 
-        Kiln.manualSeed(0);
+        Kiln.manualSeed(o.seed());
         var model = new MnistNet();
         var criterion = new CrossEntropyLoss();
         var optimizer = new Adam(model.parameters(), 1e-3);
-        var loader = new DataLoader<>(train, 64, true);
+        var loader = DataLoader.builder(train).batchSize(64).shuffle(true).seed(o.seed()).build();
         Path checkpoint = o.out().resolve("checkpoint.safetensors");
         if (o.resume() && Files.exists(checkpoint)) {
             var c = Checkpoint.load(checkpoint, model, optimizer);
