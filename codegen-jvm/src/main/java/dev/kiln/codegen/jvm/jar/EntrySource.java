@@ -35,7 +35,8 @@ final class EntrySource {
     private static final ClassName WRITER = ClassName.get("java.io", "PrintWriter");
     private static final ClassName PATH = ClassName.get("java.nio.file", "Path");
 
-    static String generate(String fqn, Plan plan, boolean train) {
+    /// `jarName` is the file name the jar is written under, for the javadoc's example.
+    static String generate(String fqn, Plan plan, boolean train, String jarName) {
         String pkg = fqn.substring(0, fqn.lastIndexOf('.')), simple = fqn.substring(fqn.lastIndexOf('.') + 1);
         ClassName self = ClassName.get(pkg, simple), kernels = ClassName.get(pkg, simple + "Kernels");
         List<Plan.Param> inputs = plan.params().stream().filter(p -> p.role() == Plan.Role.INPUT).toList();
@@ -44,7 +45,7 @@ final class EntrySource {
         TypeName strToNd = ParameterizedTypeName.get(MAP, ClassName.get(String.class), ND);
 
         TypeSpec.Builder type = TypeSpec.classBuilder(self).addModifiers(Modifier.PUBLIC, Modifier.FINAL)
-                .addJavadoc(classDoc(plan, simple, inputs, train));
+                .addJavadoc(classDoc(plan, simple, inputs, train, jarName));
         type.addField(MODEL, "model", Modifier.PRIVATE, Modifier.FINAL);
         type.addMethod(MethodSpec.constructorBuilder().addModifiers(Modifier.PRIVATE).addParameter(MODEL, "model")
                 .addStatement("this.model = model").build());
@@ -128,7 +129,7 @@ final class EntrySource {
                 .build().toString();
     }
 
-    private static CodeBlock classDoc(Plan plan, String simple, List<Plan.Param> inputs, boolean train) {
+    private static CodeBlock classDoc(Plan plan, String simple, List<Plan.Param> inputs, boolean train, String jarName) {
         CodeBlock.Builder d = CodeBlock.builder();
         d.add(train ? "A training step of the graph <code>@$L</code>, compiled ahead of time by Kiln: forward, loss,\n"
                 + "backward and the optimizer's update, continuing from the weights and optimizer state stored in this jar.\n"
@@ -149,8 +150,9 @@ final class EntrySource {
         if (!stored.isEmpty()) d.add("<p>Stored in the jar: $L tensors ($L$L).\n", stored.size(),
                 html(String.join(", ", stored.subList(0, Math.min(6, stored.size())))), stored.size() > 6 ? ", ..." : "");
         d.add("\n<p>From Java: <code>$L m = $L.load();</code> then <code>m.$L(...)</code>; from a shell:\n"
-                + "<code>java -jar model.jar --help</code>. Thread-safety: <code>run</code> may be called from several threads\n"
-                + "at once; <code>step</code> calls are serialized.\n", simple, simple, train ? "step" : "run");
+                + "<code>java -jar $L --help</code>.\n", simple, simple, train ? "step" : "run", html(jarName));
+        d.add(train ? "<p>Thread-safety: steps are serialized; each continues from the state the last one left.\n"
+                : "<p>Thread-safety: <code>run</code> may be called from several threads at once.\n");
         return d.build();
     }
 

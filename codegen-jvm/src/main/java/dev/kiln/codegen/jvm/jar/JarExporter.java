@@ -49,17 +49,21 @@ public final class JarExporter {
 
     /// `className` is the entry class's binary name (`kiln.model.Mnist`); `optimize` runs the
     /// standard passes and fusion first (as the in-process JVM backend's callers do); `seeds`
-    /// names parameters drawn at random per run; `train` is null for a model.
-    public record Options(String className, boolean optimize, Set<String> seeds, Train train) {
+    /// names parameters drawn at random per run; `constants` names stored tensors that are not
+    /// weights (values captured while tracing: a training step does not save them); `train` is
+    /// null for a model.
+    public record Options(String className, boolean optimize, Set<String> seeds, Set<String> constants, Train train) {
         public Options {
             seeds = Set.copyOf(seeds);
+            constants = Set.copyOf(constants);
         }
 
-        public static Options named(String className) { return new Options(className, true, Set.of(), null); }
+        public static Options named(String className) { return new Options(className, true, Set.of(), Set.of(), null); }
 
-        public Options withOptimize(boolean on) { return new Options(className, on, seeds, train); }
-        public Options withSeeds(Set<String> s) { return new Options(className, optimize, s, train); }
-        public Options withTrain(Train t) { return new Options(className, optimize, seeds, t); }
+        public Options withOptimize(boolean on) { return new Options(className, on, seeds, constants, train); }
+        public Options withSeeds(Set<String> s) { return new Options(className, optimize, s, constants, train); }
+        public Options withConstants(Set<String> c) { return new Options(className, optimize, seeds, c, train); }
+        public Options withTrain(Train t) { return new Options(className, optimize, seeds, constants, t); }
     }
 
     /// A training step's wiring: result 0 is the loss; `updates` maps each state parameter (weights,
@@ -74,6 +78,18 @@ public final class JarExporter {
     /// What was written: the jar, its entry class, its size, and the tensors given that no
     /// parameter uses.
     public record Exported(Path jar, String entryClass, long bytes, List<String> entries, List<String> unusedTensors) {}
+
+    /// The entry class a jar gets unless told otherwise: `kiln.model.` and the jar's file name in
+    /// CamelCase (`fashion-mnist.jar` -> `kiln.model.FashionMnist`).
+    public static String defaultClassName(Path jar) {
+        String file = jar.getFileName().toString();
+        if (file.endsWith(".jar")) file = file.substring(0, file.length() - 4);
+        StringBuilder s = new StringBuilder();
+        for (String part : file.split("[^A-Za-z0-9]+"))
+            if (!part.isEmpty()) s.append(Character.toUpperCase(part.charAt(0))).append(part.substring(1));
+        if (s.isEmpty() || !Character.isLetter(s.charAt(0))) s.insert(0, "Model");
+        return "kiln.model." + s;
+    }
 
     /// A fixed time for every entry (a reproducible jar); 1980 is the zip format's epoch.
     private static final LocalDateTime ENTRY_TIME = LocalDateTime.of(1980, 2, 1, 0, 0);
@@ -100,7 +116,7 @@ public final class JarExporter {
             switch (p.role()) {
                 case INPUT, SEED -> {}
                 case STEP -> stored.put(p.name(), step(p, options.train().stepCount()));
-                case WEIGHT, STATE -> {
+                case WEIGHT, CONST, STATE -> {
                     NdArray a = tensors.get(p.name());
                     TensorType t = g.params().get(i).type();
                     if (a.dtype() != t.dtype() || !fits(p.dims(), a.shape()))
@@ -124,7 +140,7 @@ public final class JarExporter {
         }
         Map<String, byte[]> runtime = RuntimeClasses.collect();
         entries.putAll(runtime);
-        String source = EntrySource.generate(fqn, plan, options.train() != null);
+        String source = EntrySource.generate(fqn, plan, options.train() != null, jar.getFileName().toString());
         entries.put(base + ".java", source.getBytes(StandardCharsets.UTF_8));
         Map<String, byte[]> onClasspath = new TreeMap<>(runtime);
         onClasspath.put(base + "Kernels.class", compiled.classBytes());
@@ -182,7 +198,7 @@ public final class JarExporter {
             } else if (o.seeds().contains(n)) {
                 params.add(p.withRole(Plan.Role.SEED, -1));
             } else if (tensors.containsKey(n)) {
-                params.add(p.withRole(Plan.Role.WEIGHT, -1));
+                params.add(p.withRole(o.constants().contains(n) ? Plan.Role.CONST : Plan.Role.WEIGHT, -1));
             } else {
                 params.add(p.withRole(Plan.Role.INPUT, -1));
             }

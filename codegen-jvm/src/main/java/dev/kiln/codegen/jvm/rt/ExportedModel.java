@@ -43,7 +43,7 @@ public final class ExportedModel {
             switch (p.role()) {
                 case INPUT -> in.add(i);
                 case SEED -> {}
-                case WEIGHT, STATE, STEP -> {
+                case WEIGHT, CONST, STATE, STEP -> {
                     NdArray a = tensors.get(p.name());
                     if (a == null) throw new IllegalArgumentException("the model's tensors lack '" + p.name() + "' (" + plan.paramType(i) + ")");
                     if (a.dtype() != p.dtype() || !fits(p.dims(), a.shape()))
@@ -193,7 +193,7 @@ public final class ExportedModel {
             Plan.Param p = plan.params().get(i);
             switch (p.role()) {
                 case INPUT -> {}
-                case WEIGHT, STATE -> args[i] = values[i];
+                case WEIGHT, CONST, STATE -> args[i] = values[i];
                 case STEP -> args[i] = filled(p, stepCount + 1);
                 case SEED -> {
                     NdArray s = NdArray.zeros(p.dtype(), fixed(p));
@@ -217,14 +217,17 @@ public final class ExportedModel {
         return d;
     }
 
-    /// The stored tensors by name (weights, optimizer state, `optim.step`-like counters at the
-    /// current count), in parameter order: what `save` writes.
+    /// The stored tensors by name (weights, optimizer state, the step counter at the current
+    /// count), in parameter order, less constants: what `save` writes.
     public synchronized Map<String, NdArray> state() {
         Map<String, NdArray> out = new LinkedHashMap<>();
         for (int i = 0; i < values.length; i++) {
             Plan.Param p = plan.params().get(i);
-            if (p.role() == Plan.Role.STEP) out.put(p.name(), filled(p, stepCount));
-            else if (values[i] != null) out.put(p.name(), values[i]);
+            switch (p.role()) {
+                case STEP -> out.put(p.name(), filled(p, stepCount));
+                case WEIGHT, STATE -> out.put(p.name(), values[i]);
+                case INPUT, CONST, SEED -> {}
+            }
         }
         return out;
     }

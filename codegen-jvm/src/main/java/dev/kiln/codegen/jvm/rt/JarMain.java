@@ -5,6 +5,8 @@ import dev.kiln.runtime.Npy;
 import dev.kiln.runtime.TensorFileException;
 
 import java.io.PrintWriter;
+import java.math.BigDecimal;
+import java.math.MathContext;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -266,7 +268,7 @@ public final class JarMain {
                 Npy.write(p, results.get(r));
                 out.println("wrote " + names.get(r) + " " + ExportedModel.describe(results.get(r)) + " to " + p);
             } else if (outputs.isEmpty()) {
-                out.println(names.get(r) + ": " + results.get(r).toString(8));
+                out.println(names.get(r) + ": " + summary(results.get(r)));
             }
         }
         if (o.profile) out.print(m.executable().profile().table());
@@ -309,6 +311,28 @@ public final class JarMain {
             m.save(Path.of(o.save));
             out.println("saved " + m.state().size() + " tensors to " + o.save);
         }
+    }
+
+    /// `f32[2,10] [0.117569, -0.245691, ...]`: the type and the first values, six significant digits.
+    static String summary(NdArray a) {
+        StringBuilder s = new StringBuilder(ExportedModel.describe(a)).append(" [");
+        int n = a.size(), shown = Math.min(n, 8);
+        for (int i = 0; i < shown; i++) {
+            if (i > 0) s.append(", ");
+            switch (a.dtype()) {
+                case BOOL -> s.append(a.getBool(i));
+                case I32, I64 -> s.append(a.getLong(i));
+                default -> s.append(number(a.getDouble(i)));
+            }
+        }
+        return s.append(n > shown ? ", ...]" : "]").toString();
+    }
+
+    static String number(double v) {
+        if (Double.isNaN(v) || Double.isInfinite(v) || v == 0) return v == 0 ? "0" : Double.toString(v);
+        BigDecimal d = new BigDecimal(v).round(new MathContext(6)).stripTrailingZeros();
+        double m = Math.abs(v);
+        return m >= 1e-4 && m < 1e7 ? d.toPlainString() : d.toString();
     }
 
     /// Rows `[lo, hi)` along axis 0 of each array.

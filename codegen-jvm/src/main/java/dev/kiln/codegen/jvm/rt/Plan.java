@@ -17,8 +17,9 @@ import java.util.Map;
 /// a standalone jar carries a plan (as text, see `toText`) instead of the compiler's kernel IR.
 ///
 /// Parameters carry a `Role` that says where a standalone model takes each one from: the
-/// caller (INPUT), the jar's weights (WEIGHT), the jar's weights and then the result that
-/// updates it (STATE, in a training step), the step counter (STEP), or a fresh random seed (SEED).
+/// caller (INPUT), the jar's stored tensors (WEIGHT; CONST for values captured while tracing,
+/// which a training step does not save), the stored tensors and then the result that updates
+/// it (STATE, in a training step), the step counter (STEP), or a fresh random seed (SEED).
 ///
 /// Invariant: buffer, kernel, result and symbol indices refer into this plan's own lists, and
 /// a dimension in `dims` is a fixed size (>= 0) or `-(symbol index + 1)`.
@@ -35,7 +36,7 @@ public record Plan(String name, List<String> symbols, List<Param> params, List<R
         tasks = List.copyOf(tasks);
     }
 
-    public enum Role { INPUT, WEIGHT, STATE, STEP, SEED }
+    public enum Role { INPUT, WEIGHT, CONST, STATE, STEP, SEED }
 
     public enum Kind { PARAM, CONST, TEMP }
 

@@ -132,12 +132,30 @@ public final class PlanExecutable implements Executable {
                 s.append(String.format("%-" + w + "s %7d %10.3f %10.1f %5.1f%% %9s %8s  %s%n", name, r.calls(), r.nanos() / 1e6,
                         r.calls() == 0 ? 0.0 : r.nanos() / 1e3 / r.calls(), total == 0 ? 0.0 : 100.0 * r.nanos() / total,
                         r.flops() == 0 || sec == 0 ? "-" : String.format("%.1f", r.flops() / sec / 1e9),
-                        sec == 0 ? "-" : String.format("%.2f", r.bytes() / sec / 1e9), r.source()));
+                        sec == 0 ? "-" : String.format("%.2f", r.bytes() / sec / 1e9), shortSource(r.source())));
             }
             s.append(String.format("%-" + w + "s %7d %10.3f %10.1f %5.1f%%%n", "total", runs, total / 1e6,
                     runs == 0 ? 0.0 : total / 1e3 / runs, total == 0 ? 0.0 : 100.0));
             return s.toString();
         }
+    }
+
+    /// `fused[dir/mlp.kir:18, dir/mlp.kir:19, Net.java:7 in fc]` -> `mlp.kir:18-19, Net.java:7`:
+    /// each file once, without its folder, with the range of its lines.
+    static String shortSource(String source) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("([^\\[\\](), ]+):(\\d+)").matcher(source);
+        java.util.Map<String, int[]> lines = new java.util.LinkedHashMap<>();
+        while (m.find()) {
+            String file = m.group(1).substring(m.group(1).lastIndexOf('/') + 1);
+            int line = Integer.parseInt(m.group(2));
+            int[] range = lines.computeIfAbsent(file, _ -> new int[]{line, line});
+            range[0] = Math.min(range[0], line);
+            range[1] = Math.max(range[1], line);
+        }
+        if (lines.isEmpty()) return source;
+        StringBuilder s = new StringBuilder();
+        lines.forEach((f, r) -> s.append(s.isEmpty() ? "" : ", ").append(f).append(':').append(r[0]).append(r[1] > r[0] ? "-" + r[1] : ""));
+        return s.toString();
     }
 
     /// The buffers of one call in flight.
