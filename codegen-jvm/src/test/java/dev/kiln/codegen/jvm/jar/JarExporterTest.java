@@ -98,6 +98,16 @@ class JarExporterTest {
         assertTrue(source.contains("<li><code>x</code>: <code>f32[B,784]</code></li>"), source);
         assertTrue(source.contains("<li><code>output</code>: <code>f32[B,10]</code></li>"), source);
         assertEquals(e.bytes(), Files.size(e.jar()));
+        // java.base is all it needs; the vector kernel (loaded only when present) is the one class that uses more
+        var jdeps = java.util.spi.ToolProvider.findFirst("jdeps").orElseThrow();
+        java.io.StringWriter deps = new java.io.StringWriter();
+        assertEquals(0, jdeps.run(new java.io.PrintWriter(deps), new java.io.PrintWriter(System.err), "-verbose:class", e.jar().toString()));
+        // class lines: "   from -> to   module"; keep those leaving the jar and java.base
+        List<String[]> beyondBase = deps.toString().lines().filter(l -> l.startsWith(" ")).map(l -> l.strip().split("\\s+"))
+                .filter(t -> t.length == 4 && !t[3].equals("java.base") && !t[3].equals(e.jar().getFileName().toString())).toList();
+        assertFalse(beyondBase.isEmpty(), deps.toString());
+        for (String[] t : beyondBase)
+            assertTrue(t[0].startsWith("dev.kiln.codegen.jvm.rt.VectorMicro") && t[3].equals("jdk.incubator.vector"), String.join(" ", t));
         // the same model exports to the same bytes
         byte[] first = Files.readAllBytes(e.jar());
         Path again = JarExporter.export(g, w, Files.createDirectories(dir.resolve("again")).resolve("mlp.jar"),
