@@ -19,6 +19,10 @@ public final class Gemm {
         int mr();
         int nr();
         void tile(int kc, float[] ap, int apOff, float[] bp, int bpOff, float[] c, int cOff, int ldc, boolean accumulate);
+        /// `sum_p a[ao+p] * b[bo+p]` for p < k.
+        float dot(float[] a, int ao, float[] b, int bo, int k);
+        /// `c[co+j] += s * b[bo+j]` for j < n.
+        void axpy(float s, float[] b, int bo, float[] c, int co, int n);
     }
 
     static final int KC = 256, MC = 192, NC = 3072;
@@ -135,6 +139,10 @@ public final class Gemm {
         }
         Micro mk = MICRO;
         int mr = mk.mr(), nr = mk.nr();
+        if (m < mr / 2 || n < nr / 2) {
+            skinny(m, n, k, a, aOff, lda, ta, b, bOff, ldb, tb, c, cOff, ldc, accumulate, mk);
+            return;
+        }
         Scratch s = SCRATCH.get();
         int kcMax = Math.min(KC, k), ncMax = Math.min(NC, roundUp(n, nr)), mcMax = Math.min(MC, roundUp(m, mr));
         if (s.b.length < kcMax * ncMax) s.b = new float[kcMax * ncMax];
@@ -169,6 +177,33 @@ public final class Gemm {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// Few rows or few columns: padding to whole tiles would waste most of the work, so
+    /// compute directly with dot products (B transposed) or row updates (axpy).
+    static void skinny(int m, int n, int k, float[] a, int aOff, int lda, boolean ta, float[] b, int bOff, int ldb, boolean tb,
+                       float[] c, int cOff, int ldc, boolean accumulate, Micro mk) {
+        for (int i = 0; i < m; i++) {
+            int co = cOff + i * ldc;
+            if (!ta && tb) {
+                for (int j = 0; j < n; j++) {
+                    float d = mk.dot(a, aOff + i * lda, b, bOff + j * ldb, k);
+                    c[co + j] = accumulate ? c[co + j] + d : d;
+                }
+            } else if (!tb) {
+                if (!accumulate) java.util.Arrays.fill(c, co, co + n, 0f);
+                for (int p = 0; p < k; p++) {
+                    float s = ta ? a[aOff + p * lda + i] : a[aOff + i * lda + p];
+                    mk.axpy(s, b, bOff + p * ldb, c, co, n);
+                }
+            } else {
+                for (int j = 0; j < n; j++) {
+                    float d = 0;
+                    for (int p = 0; p < k; p++) d = Math.fma(a[aOff + p * lda + i], b[bOff + j * ldb + p], d);
+                    c[co + j] = accumulate ? c[co + j] + d : d;
                 }
             }
         }
@@ -225,6 +260,23 @@ public final class Gemm {
         static final int MR = 4, NR = 16;
         public int mr() { return MR; }
         public int nr() { return NR; }
+
+        public float dot(float[] a, int ao, float[] b, int bo, int k) {
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            int p = 0;
+            for (; p + 3 < k; p += 4) {
+                s0 = Math.fma(a[ao + p], b[bo + p], s0);
+                s1 = Math.fma(a[ao + p + 1], b[bo + p + 1], s1);
+                s2 = Math.fma(a[ao + p + 2], b[bo + p + 2], s2);
+                s3 = Math.fma(a[ao + p + 3], b[bo + p + 3], s3);
+            }
+            for (; p < k; p++) s0 = Math.fma(a[ao + p], b[bo + p], s0);
+            return (s0 + s1) + (s2 + s3);
+        }
+
+        public void axpy(float s, float[] b, int bo, float[] c, int co, int n) {
+            for (int j = 0; j < n; j++) c[co + j] = Math.fma(s, b[bo + j], c[co + j]);
+        }
 
         public void tile(int kc, float[] ap, int apOff, float[] bp, int bpOff, float[] c, int cOff, int ldc, boolean accumulate) {
             float[] t = new float[MR * NR]; // scalar-replaced by escape analysis
