@@ -51,6 +51,12 @@ public final class JvmExecutable implements Executable {
         this.tasks = List.copyOf(tasks);
         this.pool = pool;
         this.profile = Boolean.getBoolean("kiln.profile") ? new long[tasks.size()] : null;
+        if (profile != null) {
+            // print every profiled executable's times when the JVM exits
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                if (Arrays.stream(profile).sum() > 0) System.err.print("kiln profile @" + program.name() + "\n" + profile());
+            }));
+        }
         extents = new Expr[tasks.size()];
         works = new Expr[tasks.size()];
         for (int t = 0; t < tasks.size(); t++) {
