@@ -2,7 +2,7 @@ package dev.kiln.codegen.jvm.rt;
 
 /// Single-precision matrix multiply, `C = op(A) @ op(B)` (or `C += ...`), row-major, tuned in
 /// the usual way: B is packed into column panels of `NR` and A into row panels of `MR` per
-/// cache block (`KC` deep, `MC` rows), and a register-blocked micro-kernel computes an
+/// cache block (`KC_MAX` deep at most, `MC` rows), and a register-blocked micro-kernel computes an
 /// `MR x NR` tile of C from two panels. Two micro-kernels exist: one written with
 /// `jdk.incubator.vector` (FMA on whole registers), chosen when that module is present at run
 /// time, and a scalar one whose loops HotSpot's C2 vectorizes, which needs nothing. Packing
@@ -25,7 +25,10 @@ public final class Gemm {
         void axpy(float s, float[] b, int bo, float[] c, int co, int n);
     }
 
-    static final int KC = 256, MC = 192, NC = 3072;
+    /// Cache blocks: depth at most KC_MAX, split into equal blocks (k = 288 is one block of 288,
+    /// not 256 + 32, which would reload every C tile for a 32-deep pass); MC rows of A stay in
+    /// L2, a KC x NR panel of B in L1.
+    static final int KC_MAX = 384, MC = 192, NC = 3072;
 
     private static final Micro MICRO = choose();
 
@@ -144,15 +147,16 @@ public final class Gemm {
             return;
         }
         Scratch s = SCRATCH.get();
-        int kcMax = Math.min(KC, k), ncMax = Math.min(NC, roundUp(n, nr)), mcMax = Math.min(MC, roundUp(m, mr));
+        int kBlocks = (k + KC_MAX - 1) / KC_MAX, kcStep = (k + kBlocks - 1) / kBlocks;
+        int kcMax = kcStep, ncMax = Math.min(NC, roundUp(n, nr)), mcMax = Math.min(MC, roundUp(m, mr));
         if (s.b.length < kcMax * ncMax) s.b = new float[kcMax * ncMax];
         if (s.a.length < kcMax * mcMax) s.a = new float[kcMax * mcMax];
         if (s.tile.length < mr * nr) s.tile = new float[mr * nr];
         float[] ap = s.a, bp = s.b, tile = s.tile;
         for (int jc = 0; jc < n; jc += NC) {
             int nc = Math.min(NC, n - jc);
-            for (int pc = 0; pc < k; pc += KC) {
-                int kc = Math.min(KC, k - pc);
+            for (int pc = 0; pc < k; pc += kcStep) {
+                int kc = Math.min(kcStep, k - pc);
                 boolean acc = accumulate || pc > 0;
                 packB(b, bOff, ldb, tb, pc, kc, jc, nc, nr, bp);
                 for (int ic = 0; ic < m; ic += MC) {
