@@ -32,6 +32,14 @@ public final class Gemm {
 
     private static final Micro MICRO = choose();
 
+    static Micro vectorOrNull() {
+        try {
+            return (Micro) Class.forName("dev.kiln.codegen.jvm.rt.VectorMicro").getDeclaredConstructor().newInstance();
+        } catch (ReflectiveOperationException | LinkageError e) {
+            return null;
+        }
+    }
+
     private static Micro choose() {
         boolean wanted = !"false".equals(System.getProperty("kiln.vector"));
         if (wanted && ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()) {
@@ -135,12 +143,17 @@ public final class Gemm {
     /// op(A) is `a[aOff + i*lda + p]` (`a[aOff + p*lda + i]` when `ta`), and likewise for B.
     public static void gemm(int m, int n, int k, float[] a, int aOff, int lda, boolean ta,
                             float[] b, int bOff, int ldb, boolean tb, float[] c, int cOff, int ldc, boolean accumulate) {
+        gemm(m, n, k, a, aOff, lda, ta, b, bOff, ldb, tb, c, cOff, ldc, accumulate, MICRO);
+    }
+
+    /// The same with a given micro-kernel (tests run both).
+    static void gemm(int m, int n, int k, float[] a, int aOff, int lda, boolean ta,
+                     float[] b, int bOff, int ldb, boolean tb, float[] c, int cOff, int ldc, boolean accumulate, Micro mk) {
         if (m == 0 || n == 0) return;
         if (k == 0) {
             if (!accumulate) for (int i = 0; i < m; i++) java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
             return;
         }
-        Micro mk = MICRO;
         int mr = mk.mr(), nr = mk.nr();
         if (m < mr / 2 || n < nr / 2) {
             skinny(m, n, k, a, aOff, lda, ta, b, bOff, ldb, tb, c, cOff, ldc, accumulate, mk);
