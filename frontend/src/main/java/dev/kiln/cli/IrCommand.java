@@ -12,7 +12,7 @@ import picocli.CommandLine.Spec;
 /// usage error. While the list is empty, `Main` hides it from the help.
 @Command(name = "ir",
         description = "Check, print and run graph IR text files (.kir).",
-        subcommands = {IrRunCommand.class})
+        subcommands = {})
 final class IrCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
