@@ -149,18 +149,63 @@ public final class Gemm {
     /// The same with a given micro-kernel (tests run both).
     static void gemm(int m, int n, int k, float[] a, int aOff, int lda, boolean ta,
                      float[] b, int bOff, int ldb, boolean tb, float[] c, int cOff, int ldc, boolean accumulate, Micro mk) {
+        gemm(m, n, k, a, aOff, lda, ta, b, bOff, ldb, tb, c, cOff, ldc, accumulate, mk, null);
+    }
+
+    /// A packed once, for many products that share it (a convolution's weight, image after
+    /// image): every (depth block, row block) of op(A) in `gemm`'s panel layout.
+    public static final class PackedA {
+        float[] data = new float[0];
+        int m, k;
+        float[] src;
+        int srcOff, lda;
+        boolean ta, valid;
+
+        /// Packs op(A) (`m x k`) unless this already holds exactly that (same array, same place).
+        public PackedA pack(int m, int k, float[] a, int aOff, int lda, boolean ta) {
+            if (valid && src == a && this.m == m && this.k == k && srcOff == aOff && this.lda == lda && this.ta == ta) return this;
+            int mr = MICRO.mr(), rows = roundUp(Math.max(m, 1), mr), step = kcStep(k);
+            if (data.length < rows * k) data = new float[rows * k];
+            for (int pc = 0; pc < k; pc += step) {
+                int kc = Math.min(step, k - pc);
+                for (int ic = 0; ic < m; ic += MC) {
+                    int mc = Math.min(MC, m - ic);
+                    packA(a, aOff, lda, ta, ic, mc, pc, kc, mr, data, pc * rows + ic * kc);
+                }
+            }
+            this.m = m; this.k = k; src = a; srcOff = aOff; this.lda = lda; this.ta = ta; valid = true;
+            return this;
+        }
+
+        /// Forgets the packed values (the source array may have changed).
+        public void invalidate() { valid = false; src = null; }
+    }
+
+    static int kcStep(int k) {
+        int blocks = Math.max(1, (k + KC_MAX - 1) / KC_MAX);
+        return (k + blocks - 1) / blocks;
+    }
+
+    /// `C (+)= A @ op(B)` with A already packed by `pa`.
+    public static void gemm(PackedA pa, int n, float[] b, int bOff, int ldb, boolean tb, float[] c, int cOff, int ldc, boolean accumulate) {
+        gemm(pa.m, n, pa.k, null, 0, 0, false, b, bOff, ldb, tb, c, cOff, ldc, accumulate, MICRO, pa);
+    }
+
+    static void gemm(int m, int n, int k, float[] a, int aOff, int lda, boolean ta,
+                     float[] b, int bOff, int ldb, boolean tb, float[] c, int cOff, int ldc, boolean accumulate, Micro mk,
+                     PackedA pa) {
         if (m == 0 || n == 0) return;
         if (k == 0) {
             if (!accumulate) for (int i = 0; i < m; i++) java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
             return;
         }
         int mr = mk.mr(), nr = mk.nr();
-        if (m < mr / 2 || n < nr / 2) {
+        if (pa == null && (m < mr / 2 || n < nr / 2)) {
             skinny(m, n, k, a, aOff, lda, ta, b, bOff, ldb, tb, c, cOff, ldc, accumulate, mk);
             return;
         }
         Scratch s = SCRATCH.get();
-        int kBlocks = (k + KC_MAX - 1) / KC_MAX, kcStep = (k + kBlocks - 1) / kBlocks;
+        int kcStep = kcStep(k), rowsAll = roundUp(m, mr);
         int kcMax = kcStep, ncMax = Math.min(NC, roundUp(n, nr)), mcMax = Math.min(MC, roundUp(m, mr));
         if (s.b.length < kcMax * ncMax) s.b = new float[kcMax * ncMax];
         if (s.a.length < kcMax * mcMax) s.a = new float[kcMax * mcMax];
@@ -174,18 +219,27 @@ public final class Gemm {
                 packB(b, bOff, ldb, tb, pc, kc, jc, nc, nr, bp);
                 for (int ic = 0; ic < m; ic += MC) {
                     int mc = Math.min(MC, m - ic);
-                    packA(a, aOff, lda, ta, ic, mc, pc, kc, mr, ap);
+                    float[] apk;
+                    int apBase;
+                    if (pa != null) {
+                        apk = pa.data;
+                        apBase = pc * rowsAll + ic * kc;
+                    } else {
+                        apk = ap;
+                        apBase = 0;
+                        packA(a, aOff, lda, ta, ic, mc, pc, kc, mr, ap, 0);
+                    }
                     for (int jr = 0; jr < nc; jr += nr) {
                         int nw = Math.min(nr, nc - jr);
                         int bpOff = jr * kc;
                         for (int ir = 0; ir < mc; ir += mr) {
                             int mw = Math.min(mr, mc - ir);
-                            int apOff = ir * kc;
+                            int apOff = apBase + ir * kc;
                             int cAt = cOff + (ic + ir) * ldc + jc + jr;
                             if (mw == mr && nw == nr) {
-                                mk.tile(kc, ap, apOff, bp, bpOff, c, cAt, ldc, acc);
+                                mk.tile(kc, apk, apOff, bp, bpOff, c, cAt, ldc, acc);
                             } else {
-                                mk.tile(kc, ap, apOff, bp, bpOff, tile, 0, nr, false);
+                                mk.tile(kc, apk, apOff, bp, bpOff, tile, 0, nr, false);
                                 for (int i = 0; i < mw; i++)
                                     for (int j = 0; j < nw; j++) {
                                         int at = cAt + i * ldc + j;
@@ -228,23 +282,24 @@ public final class Gemm {
 
     static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
 
-    /// Packs rows [ic, ic+mc) x depth [pc, pc+kc) of op(A) into panels of `mr` rows: panel q
-    /// holds, for each p, the `mr` values of rows q*mr.. (zero past the edge).
-    static void packA(float[] a, int aOff, int lda, boolean ta, int ic, int mc, int pc, int kc, int mr, float[] ap) {
+    /// Packs rows [ic, ic+mc) x depth [pc, pc+kc) of op(A) into panels of `mr` rows at
+    /// `ap[dst]`: panel q holds, for each p, the `mr` values of rows q*mr.. (zero past the
+    /// edge). Writes are sequential; reads walk `mr` rows side by side.
+    static void packA(float[] a, int aOff, int lda, boolean ta, int ic, int mc, int pc, int kc, int mr, float[] ap, int dst0) {
         for (int ir = 0; ir < mc; ir += mr) {
-            int mw = Math.min(mr, mc - ir), base = ir * kc;
+            int mw = Math.min(mr, mc - ir), base = dst0 + ir * kc;
             if (ta) {
                 for (int p = 0; p < kc; p++) {
                     int src = aOff + (pc + p) * lda + ic + ir, dst = base + p * mr;
-                    for (int i = 0; i < mw; i++) ap[dst + i] = a[src + i];
+                    System.arraycopy(a, src, ap, dst, mw);
                     for (int i = mw; i < mr; i++) ap[dst + i] = 0f;
                 }
             } else {
-                for (int i = 0; i < mr; i++) {
-                    if (i < mw) {
-                        int src = aOff + (ic + ir + i) * lda + pc;
-                        for (int p = 0; p < kc; p++) ap[base + p * mr + i] = a[src + p];
-                    } else for (int p = 0; p < kc; p++) ap[base + p * mr + i] = 0f;
+                int src = aOff + (ic + ir) * lda + pc;
+                for (int p = 0; p < kc; p++) {
+                    int dst = base + p * mr;
+                    for (int i = 0; i < mw; i++) ap[dst + i] = a[src + i * lda + p];
+                    for (int i = mw; i < mr; i++) ap[dst + i] = 0f;
                 }
             }
         }
