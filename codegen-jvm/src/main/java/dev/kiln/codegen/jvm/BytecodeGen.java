@@ -28,11 +28,16 @@ import static org.objectweb.asm.Opcodes.*;
 /// vectorizes; buffers and symbols are read into locals once per method.
 final class BytecodeGen {
     static final String KERNEL_SET = "dev/kiln/codegen/jvm/rt/KernelSet";
-    static final String TASK_DESC = "([Ljava/lang/Object;[III)V";
+    /// Task methods: (code, buffers, dims, lo, hi). `code` is the KernelSet itself, handed to a
+    /// library call so it can run the call's epilogue task on each block it finishes.
+    static final String TASK_DESC = "(Ldev/kiln/codegen/jvm/rt/KernelSet;[Ljava/lang/Object;[III)V";
     static final int PAGE = 256;
+    static final String EPI_DESC = "Ldev/kiln/codegen/jvm/rt/KernelSet;I[Ljava/lang/Object;[III";
+    static final String PAGE_DESC = "(ILdev/kiln/codegen/jvm/rt/KernelSet;[Ljava/lang/Object;[III)V";
 
-    /// One unit of execution: a loop nest (splittable over its outer loop) or a call.
-    record Task(int kernel, Stmt stmt, boolean call) {}
+    /// One unit of execution: a loop nest (splittable over its outer loop) or a call. An
+    /// epilogue task (`inCall`) is run by its call, block by block, not by the executor.
+    record Task(int kernel, Stmt stmt, boolean call, boolean inCall) {}
 
     private final KernelProgram program;
     private final String className;
@@ -44,9 +49,9 @@ final class BytecodeGen {
         for (int k = 0; k < program.kernels().size(); k++)
             for (Stmt s : program.kernels().get(k).body()) {
                 if (s instanceof Call c) {
-                    tasks.add(new Task(k, new Call(c.call(), null), true));
-                    if (c.epilogue() != null) tasks.add(new Task(k, c.epilogue(), false));
-                } else tasks.add(new Task(k, s, false));
+                    tasks.add(new Task(k, c, true, false));
+                    if (c.epilogue() != null) tasks.add(new Task(k, c.epilogue(), false, true));
+                } else tasks.add(new Task(k, s, false, false));
             }
     }
 
@@ -65,7 +70,7 @@ final class BytecodeGen {
         for (int t = 0; t < tasks.size(); t++) new MethodGen(cw, "t" + t, tasks.get(t)).emit();
         int pages = (tasks.size() + PAGE - 1) / PAGE;
         for (int p = 0; p < pages; p++) dispatchPage(cw, p);
-        MethodVisitor run = cw.visitMethod(ACC_PUBLIC, "run", TASK_DESC.replace("([", "(I["), null, null);
+        MethodVisitor run = cw.visitMethod(ACC_PUBLIC, "run", "(I[Ljava/lang/Object;[III)V", null, null);
         run.visitCode();
         if (pages > 0) {
             Label[] labels = new Label[pages];
@@ -78,8 +83,9 @@ final class BytecodeGen {
             for (int p = 0; p < pages; p++) {
                 run.visitLabel(labels[p]);
                 run.visitVarInsn(ILOAD, 1);
+                run.visitVarInsn(ALOAD, 0);
                 for (int i = 2; i <= 5; i++) run.visitVarInsn(i <= 3 ? ALOAD : ILOAD, i);
-                run.visitMethodInsn(INVOKESTATIC, className, "page" + p, "(I[Ljava/lang/Object;[III)V", false);
+                run.visitMethodInsn(INVOKESTATIC, className, "page" + p, PAGE_DESC, false);
                 run.visitInsn(RETURN);
             }
             run.visitLabel(bad);
@@ -96,7 +102,7 @@ final class BytecodeGen {
     }
 
     private void dispatchPage(ClassWriter cw, int page) {
-        MethodVisitor mv = cw.visitMethod(ACC_PRIVATE | ACC_STATIC, "page" + page, "(I[Ljava/lang/Object;[III)V", null, null);
+        MethodVisitor mv = cw.visitMethod(ACC_PRIVATE | ACC_STATIC, "page" + page, PAGE_DESC, null, null);
         mv.visitCode();
         int from = page * PAGE, to = Math.min(tasks.size(), from + PAGE);
         Label[] labels = new Label[to - from];
@@ -108,8 +114,9 @@ final class BytecodeGen {
             mv.visitLabel(labels[t - from]);
             mv.visitVarInsn(ALOAD, 1);
             mv.visitVarInsn(ALOAD, 2);
-            mv.visitVarInsn(ILOAD, 3);
+            mv.visitVarInsn(ALOAD, 3);
             mv.visitVarInsn(ILOAD, 4);
+            mv.visitVarInsn(ILOAD, 5);
             mv.visitMethodInsn(INVOKESTATIC, className, "t" + t, TASK_DESC, false);
             mv.visitInsn(RETURN);
         }
@@ -147,7 +154,7 @@ final class BytecodeGen {
         final Map<String, Integer> symLocals = new HashMap<>();
         final Map<String, Integer> locals = new HashMap<>();
         final Map<String, DType> localTypes = new HashMap<>();
-        int next = 4;
+        int next = 5;
 
         MethodGen(ClassWriter cw, String name, Task task) {
             this.task = task;
@@ -167,7 +174,7 @@ final class BytecodeGen {
             scan(task.stmt(), bufs, syms);
             for (int b : bufs) {
                 int slot = alloc(Type.getType(Object.class));
-                mv.visitVarInsn(ALOAD, 0);
+                mv.visitVarInsn(ALOAD, 1);
                 push(mv, b);
                 mv.visitInsn(AALOAD);
                 mv.visitTypeInsn(CHECKCAST, arrayDesc(program.buffers().get(b).dtype()));
@@ -176,7 +183,7 @@ final class BytecodeGen {
             }
             for (String s : syms) {
                 int slot = alloc(Type.INT_TYPE);
-                mv.visitVarInsn(ALOAD, 1);
+                mv.visitVarInsn(ALOAD, 2);
                 push(mv, program.symbols().indexOf(s));
                 mv.visitInsn(IALOAD);
                 mv.visitVarInsn(ISTORE, slot);
@@ -184,7 +191,7 @@ final class BytecodeGen {
             }
             switch (task.stmt()) {
                 case Loop l -> loop(l, true);
-                case Call c -> call(c.call());
+                case Call c -> call(c.call(), c.epilogue());
                 default -> throw new IllegalStateException("task is not a loop or call");
             }
             mv.visitInsn(RETURN);
@@ -234,9 +241,9 @@ final class BytecodeGen {
             localTypes.put(l.var(), DType.I32);
             int limit = alloc(Type.INT_TYPE);
             if (top) {
-                mv.visitVarInsn(ILOAD, 3);
+                mv.visitVarInsn(ILOAD, 4);
                 mv.visitVarInsn(ISTORE, limit);
-                mv.visitVarInsn(ILOAD, 2);
+                mv.visitVarInsn(ILOAD, 3);
             } else {
                 expr(l.extent());
                 mv.visitVarInsn(ISTORE, limit);
@@ -254,7 +261,26 @@ final class BytecodeGen {
             mv.visitLabel(end);
         }
 
-        void call(LibCall c) {
+        /// Pushes (code, epilogue task or -1, buffers, dims, epilogue iterations per block or 0, epilogue extent).
+        void epilogueArgs(Loop epi, Expr perUnitFlat, boolean nestedPerUnit, Expr numel) {
+            mv.visitVarInsn(ALOAD, 0);
+            if (epi == null) {
+                push(mv, -1);
+                mv.visitVarInsn(ALOAD, 1);
+                mv.visitVarInsn(ALOAD, 2);
+                push(mv, 0);
+                push(mv, 0);
+                return;
+            }
+            push(mv, tasks.indexOf(task) + 1);
+            mv.visitVarInsn(ALOAD, 1);
+            mv.visitVarInsn(ALOAD, 2);
+            if (epi.extent().equals(numel)) expr(perUnitFlat); // one flat loop over the output
+            else push(mv, nestedPerUnit ? 1 : 0);
+            expr(epi.extent());
+        }
+
+        void call(LibCall c, Loop epi) {
             switch (c) {
                 case Gemm g -> {
                     if (g.dtype() != DType.F32) throw new IllegalStateException("gemm on " + g.dtype());
@@ -262,7 +288,11 @@ final class BytecodeGen {
                     for (Expr e : List.of(g.batch(), g.m(), g.n(), g.k())) expr(e);
                     push(mv, g.transA() ? 1 : 0);
                     push(mv, g.transB() ? 1 : 0);
-                    mv.visitMethodInsn(INVOKESTATIC, "dev/kiln/codegen/jvm/rt/Gemm", "sgemmBatch", "([F[F[FIIIIZZ)V", false);
+                    Expr numel = program.buffers().get(g.out()).numel();
+                    // nested loops run over rows when the output is a matrix (its outer loop is M)
+                    epilogueArgs(epi, g.n(), epi != null && epi.extent().equals(g.m()) && dev.kiln.passes.lower.BufferPlan.eval(g.batch(), x -> 2) == 1, numel);
+                    mv.visitMethodInsn(INVOKESTATIC, "dev/kiln/codegen/jvm/rt/Gemm", "sgemmBatch",
+                            "([F[F[FIIIIZZ" + EPI_DESC + ")V", false);
                 }
                 case Conv cv -> {
                     push(mv, cv.form().ordinal());
@@ -273,8 +303,13 @@ final class BytecodeGen {
                     ConvGeom q = cv.geom();
                     for (int v : new int[]{q.c(), q.h(), q.w(), q.o(), q.kh(), q.kw(), q.oh(), q.ow(), q.sh(), q.sw(), q.ph(), q.pw(),
                             q.dh(), q.dw(), q.groups()}) push(mv, v);
+                    Expr numel = program.buffers().get(cv.out()).numel();
+                    int perImage = switch (cv.form()) { case FORWARD -> q.o() * q.oh() * q.ow(); case GRAD_INPUT -> q.c() * q.h() * q.w();
+                        case GRAD_WEIGHT -> 0; };
+                    // nested loops run over images (the outer axis N), except for the weight gradient
+                    epilogueArgs(epi, new IntConst(perImage, DType.I32), cv.form() != ConvForm.GRAD_WEIGHT, numel);
                     mv.visitMethodInsn(INVOKESTATIC, "dev/kiln/codegen/jvm/rt/ConvKernels", "run",
-                            "(IILjava/lang/Object;Ljava/lang/Object;Ljava/lang/Object;IIIIIIIIIIIIIIII)V", false);
+                            "(IILjava/lang/Object;Ljava/lang/Object;Ljava/lang/Object;IIIIIIIIIIIIIIII" + EPI_DESC + ")V", false);
                 }
             }
         }

@@ -153,6 +153,7 @@ public final class JvmExecutable implements Executable {
 
         void runTask(int t) {
             BytecodeGen.Task task = tasks.get(t);
+            if (task.inCall()) return; // its call ran it
             if (task.call()) {
                 code.run(t, buffers, dims, 0, 1);
                 return;

@@ -189,6 +189,7 @@ public final class Lower {
         final Value root;
         final Map<Value, Integer> leafBuffers = new IdentityHashMap<>();
         final Map<Value, Expr> leafConsts = new IdentityHashMap<>();
+        final Map<Value, Value> leafOuter = new IdentityHashMap<>();
         final Map<Value, Integer> uses = new IdentityHashMap<>();
         final Map<Value, Integer> materialized = new IdentityHashMap<>();
         final List<Stmt> stmts = new ArrayList<>();
@@ -199,6 +200,7 @@ public final class Lower {
         Group(Value root) { this.root = root; }
 
         void leaf(Value inner, Value outer) {
+            leafOuter.put(inner, outer);
             Expr c = virtual.get(outer);
             if (c != null) leafConsts.put(inner, c);
             else leafBuffers.put(inner, top.get(outer));
@@ -290,6 +292,12 @@ public final class Lower {
         /// `v` as a call operand: its buffer, looking through a transpose of the last two axes
         /// and through reshapes (same flat layout); anything else is computed into scratch.
         Operand operand(Value v) {
+            // a transpose computed by another kernel: read its input instead (that kernel
+            // then dies if nothing else reads it)
+            Value outer = leafOuter.get(v);
+            if (outer != null && outer.op() instanceof Transpose t && swapsLastTwo(t.perm().toArray()) && top.containsKey(t.x())
+                    && !virtual.containsKey(t.x()))
+                return new Operand(top.get(t.x()), true);
             Integer b = bufferOf(v);
             if (b != null) return new Operand(b, false);
             if (v.op() instanceof Transpose t && swapsLastTwo(t.perm().toArray())) {

@@ -22,26 +22,46 @@ public final class ConvKernels {
     private static final class Scratch { float[] col = new float[0], part = new float[0]; }
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
+    /// Runs one convolution form, then task `epi` of `code` (an in-place epilogue on the
+    /// output) on each image's outer iterations `[i*perImage, (i+1)*perImage)` right after
+    /// that image is done, or once over `[0, extent)` at the end when `perImage` is 0.
     public static void run(int form, int dtype, Object x, Object w, Object y, int n, int c, int h, int wd, int o, int kh, int kw,
-                           int oh, int ow, int sh, int sw, int ph, int pw, int dh, int dw, int groups) {
+                           int oh, int ow, int sh, int sw, int ph, int pw, int dh, int dw, int groups,
+                           KernelSet code, int epi, Object[] bufs, int[] dims, int perImage, int extent) {
         Geom q = new Geom(n, c, h, wd, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups);
+        boolean perImg = epi >= 0 && perImage > 0;
         if (dtype != F32) {
             reference(form, dtype, x, w, y, q);
-            return;
-        }
-        float[] xf = (float[]) x, wf = (float[]) w, yf = (float[]) y;
-        Pool pool = Pool.shared();
-        long flops = 2L * n * o * (c / groups) * kh * kw * oh * ow;
-        int threads = flops < 1_000_000 ? 1 : Math.min(pool.size(), Math.max(1, n));
-        switch (form) {
-            case FORWARD -> pool.run(threads, part -> { for (int i = part; i < n; i += threads) forward(q, xf, wf, yf, i); });
-            case GRAD_INPUT -> pool.run(threads, part -> { for (int i = part; i < n; i += threads) gradInput(q, xf, wf, yf, i); });
-            case GRAD_WEIGHT -> {
-                java.util.Arrays.fill(wf, 0f);
-                pool.run(threads, part -> gradWeight(q, xf, wf, yf, part, threads));
+        } else {
+            float[] xf = (float[]) x, wf = (float[]) w, yf = (float[]) y;
+            Pool pool = Pool.shared();
+            long flops = 2L * n * o * (c / groups) * kh * kw * oh * ow;
+            // few images: each image's product is split instead (see forward/gradInput)
+            int threads = flops < 1_000_000 || n < pool.size() ? 1 : pool.size();
+            Pool inner = threads == 1 ? pool : null;
+            switch (form) {
+                case FORWARD -> pool.run(threads, part -> {
+                    for (int i = part; i < n; i += threads) {
+                        forward(q, xf, wf, yf, i, inner);
+                        if (perImg) code.run(epi, bufs, dims, i * perImage, (i + 1) * perImage);
+                    }
+                });
+                case GRAD_INPUT -> pool.run(threads, part -> {
+                    for (int i = part; i < n; i += threads) {
+                        gradInput(q, xf, wf, yf, i, inner);
+                        if (perImg) code.run(epi, bufs, dims, i * perImage, (i + 1) * perImage);
+                    }
+                });
+                case GRAD_WEIGHT -> {
+                    java.util.Arrays.fill(wf, 0f);
+                    int parts = Math.min(threads == 1 ? 1 : pool.size(), Math.max(1, n));
+                    pool.run(parts, part -> gradWeight(q, xf, wf, yf, part, parts));
+                }
+                default -> throw new IllegalArgumentException("conv form " + form);
             }
-            default -> throw new IllegalArgumentException("conv form " + form);
         }
+        if (epi >= 0 && dtype != F32 && perImg) for (int i = 0; i < n; i++) code.run(epi, bufs, dims, i * perImage, (i + 1) * perImage);
+        if (epi >= 0 && !perImg && extent > 0) code.run(epi, bufs, dims, 0, extent);
     }
 
     record Geom(int n, int c, int h, int w, int o, int kh, int kw, int oh, int ow, int sh, int sw, int ph, int pw,
@@ -120,7 +140,8 @@ public final class ConvKernels {
         }
     }
 
-    static void forward(Geom q, float[] x, float[] w, float[] y, int img) {
+    /// Image `img`; `pool` (or null) splits its product when there are fewer images than threads.
+    static void forward(Geom q, float[] x, float[] w, float[] y, int img, Pool pool) {
         int cols = q.cols(), rows = q.rows();
         for (int g = 0; g < q.groups; g++) {
             float[] src;
@@ -134,11 +155,12 @@ public final class ConvKernels {
                 im2col(q, x, img, g, src);
             }
             int yOff = (img * q.o + g * q.og()) * cols;
-            Gemm.gemm(q.og(), cols, rows, w, g * q.og() * rows, rows, false, src, srcOff, cols, false, y, yOff, cols, false);
+            if (pool != null) Gemm.gemmParallel(q.og(), cols, rows, w, g * q.og() * rows, rows, false, src, srcOff, cols, false, y, yOff, cols, false, pool);
+            else Gemm.gemm(q.og(), cols, rows, w, g * q.og() * rows, rows, false, src, srcOff, cols, false, y, yOff, cols, false);
         }
     }
 
-    static void gradInput(Geom q, float[] dx, float[] w, float[] gy, int img) {
+    static void gradInput(Geom q, float[] dx, float[] w, float[] gy, int img, Pool pool) {
         int cols = q.cols(), rows = q.rows();
         int xOff = img * q.c * q.h * q.w;
         java.util.Arrays.fill(dx, xOff, xOff + q.c * q.h * q.w, 0f);
@@ -149,7 +171,8 @@ public final class ConvKernels {
                 Gemm.gemm(rows, cols, q.og(), w, g * q.og() * rows, rows, true, gy, gOff, cols, false, dx, dst, cols, true);
             } else {
                 float[] col = col(q);
-                Gemm.gemm(rows, cols, q.og(), w, g * q.og() * rows, rows, true, gy, gOff, cols, false, col, 0, cols, false);
+                if (pool != null) Gemm.gemmParallel(rows, cols, q.og(), w, g * q.og() * rows, rows, true, gy, gOff, cols, false, col, 0, cols, false, pool);
+                else Gemm.gemm(rows, cols, q.og(), w, g * q.og() * rows, rows, true, gy, gOff, cols, false, col, 0, cols, false);
                 col2im(q, col, img, g, dx);
             }
         }

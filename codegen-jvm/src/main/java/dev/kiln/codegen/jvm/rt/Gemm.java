@@ -50,44 +50,78 @@ public final class Gemm {
     /// stored `k x m` when `ta`) and of B (`k x n`, stored `n x k` when `tb`). Parallel over
     /// the batch when it is large enough, otherwise over row blocks of each product.
     public static void sgemmBatch(float[] c, float[] a, float[] b, int batch, int m, int n, int k, boolean ta, boolean tb) {
-        sgemmBatch(c, a, b, batch, m, n, k, ta, tb, Pool.shared());
+        sgemmBatch(c, a, b, batch, m, n, k, ta, tb, Pool.shared(), null, -1, null, null, 0, 0);
     }
 
     public static void sgemmBatch(float[] c, float[] a, float[] b, int batch, int m, int n, int k, boolean ta, boolean tb,
                                   Pool pool) {
-        if (batch == 0 || m == 0 || n == 0) return;
-        int lda = ta ? m : k, ldb = tb ? k : n;
-        long flops = 2L * batch * m * n * k;
-        int threads = flops < 2_000_000 ? 1 : pool.size();
-        if (threads <= 1) {
-            for (int i = 0; i < batch; i++)
-                gemm(m, n, k, a, i * m * k, lda, ta, b, i * k * n, ldb, tb, c, i * m * n, n, false);
-            return;
-        }
-        if (batch >= threads) {
-            pool.run(threads, part -> {
-                for (int i = part; i < batch; i += threads)
-                    gemm(m, n, k, a, i * m * k, lda, ta, b, i * k * n, ldb, tb, c, i * m * n, n, false);
-            });
-            return;
-        }
-        // split each product's rows (or columns when there are few rows) across threads
-        for (int i = 0; i < batch; i++) {
-            int ao = i * m * k, bo = i * k * n, co = i * m * n;
-            if (m >= n || m >= 64 * threads) {
-                int step = ((m + threads - 1) / threads + 7) / 8 * 8;
-                pool.run(threads, part -> {
-                    int r0 = Math.min(m, part * step), r1 = Math.min(m, r0 + step);
-                    if (r0 < r1) gemm(r1 - r0, n, k, a, ao + (ta ? r0 : r0 * lda), lda, ta, b, bo, ldb, tb, c, co + r0 * n, n, false);
+        sgemmBatch(c, a, b, batch, m, n, k, ta, tb, pool, null, -1, null, null, 0, 0);
+    }
+
+    /// As above, then runs task `epi` of `code` (an epilogue that rewrites C in place) over
+    /// outer iterations `[r0*perRow, r1*perRow)` as soon as global rows `[r0, r1)` of C
+    /// (counting across the batch) are final, while they are still in cache; with `perRow`
+    /// 0 it runs once over `[0, extent)` at the end. `epi` < 0: no epilogue.
+    public static void sgemmBatch(float[] c, float[] a, float[] b, int batch, int m, int n, int k, boolean ta, boolean tb,
+                                  KernelSet code, int epi, Object[] bufs, int[] dims, int perRow, int extent) {
+        sgemmBatch(c, a, b, batch, m, n, k, ta, tb, Pool.shared(), code, epi, bufs, dims, perRow, extent);
+    }
+
+    static void sgemmBatch(float[] c, float[] a, float[] b, int batch, int m, int n, int k, boolean ta, boolean tb,
+                           Pool pool, KernelSet code, int epi, Object[] bufs, int[] dims, int perRow, int extent) {
+        if (batch > 0 && m > 0 && n > 0) {
+            int lda = ta ? m : k, ldb = tb ? k : n;
+            long flops = 2L * batch * m * n * k;
+            int threads = flops < 2_000_000 ? 1 : pool.size();
+            boolean rowsEpi = epi >= 0 && perRow > 0;
+            if (threads <= 1 || batch >= threads) {
+                int parts = Math.min(threads, batch);
+                pool.run(parts, part -> {
+                    for (int i = part; i < batch; i += parts) {
+                        gemm(m, n, k, a, i * m * k, lda, ta, b, i * k * n, ldb, tb, c, i * m * n, n, false);
+                        if (rowsEpi) code.run(epi, bufs, dims, i * m * perRow, (i + 1) * m * perRow);
+                    }
                 });
             } else {
-                int step = ((n + threads - 1) / threads + 31) / 32 * 32;
-                pool.run(threads, part -> {
-                    int c0 = Math.min(n, part * step), c1 = Math.min(n, c0 + step);
-                    if (c0 < c1) gemm(m, c1 - c0, k, a, ao, lda, ta, b, bo + (tb ? c0 * ldb : c0), ldb, tb, c, co + c0, n, false);
-                });
+                // split each product's rows (or columns when there are few rows) across threads
+                for (int i = 0; i < batch; i++) {
+                    int ao = i * m * k, bo = i * k * n, co = i * m * n, base = i * m;
+                    if (m >= n || m >= 64 * threads) {
+                        int step = ((m + threads - 1) / threads + 7) / 8 * 8;
+                        pool.run(threads, part -> {
+                            int r0 = Math.min(m, part * step), r1 = Math.min(m, r0 + step);
+                            if (r0 >= r1) return;
+                            gemm(r1 - r0, n, k, a, ao + (ta ? r0 : r0 * lda), lda, ta, b, bo, ldb, tb, c, co + r0 * n, n, false);
+                            if (rowsEpi) code.run(epi, bufs, dims, (base + r0) * perRow, (base + r1) * perRow);
+                        });
+                    } else {
+                        int step = ((n + threads - 1) / threads + 31) / 32 * 32;
+                        pool.run(threads, part -> {
+                            int c0 = Math.min(n, part * step), c1 = Math.min(n, c0 + step);
+                            if (c0 < c1) gemm(m, c1 - c0, k, a, ao, lda, ta, b, bo + (tb ? c0 * ldb : c0), ldb, tb, c, co + c0, n, false);
+                        });
+                        if (rowsEpi) code.run(epi, bufs, dims, base * perRow, (base + m) * perRow);
+                    }
+                }
             }
         }
+        if (epi >= 0 && perRow <= 0 && extent > 0) code.run(epi, bufs, dims, 0, extent);
+    }
+
+    /// One product split over the pool by rows of C (for one large matrix, e.g. a
+    /// convolution of a single image); `epilogue` runs on each finished row block.
+    static void gemmParallel(int m, int n, int k, float[] a, int aOff, int lda, boolean ta, float[] b, int bOff, int ldb, boolean tb,
+                             float[] c, int cOff, int ldc, boolean accumulate, Pool pool) {
+        int threads = 2L * m * n * k < 1_000_000 ? 1 : Math.min(pool.size(), Math.max(1, m / 8));
+        if (threads <= 1) {
+            gemm(m, n, k, a, aOff, lda, ta, b, bOff, ldb, tb, c, cOff, ldc, accumulate);
+            return;
+        }
+        int step = ((m + threads - 1) / threads + 7) / 8 * 8;
+        pool.run(threads, part -> {
+            int r0 = Math.min(m, part * step), r1 = Math.min(m, r0 + step);
+            if (r0 < r1) gemm(r1 - r0, n, k, a, aOff + (ta ? r0 : r0 * lda), lda, ta, b, bOff, ldb, tb, c, cOff + r0 * ldc, ldc, accumulate);
+        });
     }
 
     /// One product on the calling thread: `C[m x n] (+)= op(A) @ op(B)` where element (i,p) of
