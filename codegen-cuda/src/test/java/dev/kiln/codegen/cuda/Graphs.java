@@ -45,6 +45,9 @@ final class Graphs {
         List<Case> out = new ArrayList<>();
         ops(out);
         layers(out);
+        fused(out);
+        add(out, "mnist_inference", Models.inference(), bind("B", 1), bind("B", 3));
+        add(out, "mnist_train_step", Models.trainStep(), bind("B", 2));
         random(out, 12);
         return out;
     }
@@ -251,6 +254,75 @@ final class Graphs {
             Value pool = b.reduceMax(v, Axes.of(3, 5));
             Value gb = b.reduceSum(r, Axes.of(0, 2, 3));
             add(out, "conv_block", b.build("conv_block", pool, gb), bind("N", 4), bind("N", 1));
+        }
+    }
+
+    /// Wraps `body` (one result) as a fused op over fresh params of the same types.
+    static Graph fusedGraph(String name, Graph body) {
+        Builder b = new Builder();
+        List<Value> in = new ArrayList<>();
+        for (Value p : body.params()) in.add(b.param(((dev.kiln.ir.Op.Param) p.op()).name(), p.type()));
+        return b.build(name, b.fused(in, body, name));
+    }
+
+    /// Fused regions of the shapes fusion makes: a softmax row, a cross-entropy with class
+    /// targets, library calls with elementwise epilogues, a conv + bias + relu then max-pool.
+    static void fused(List<Case> out) {
+        {
+            Builder b = new Builder();
+            TensorType t = f32("B", 10);
+            Value x = b.param("x", t);
+            Value m = b.broadcast(b.reduceMax(x, Axes.of(1)), Axes.of(0), t);
+            Value e = b.exp(b.sub(x, m));
+            Value sm = b.div(e, b.broadcast(b.reduceSum(e, Axes.of(1)), Axes.of(0), t));
+            add(out, "fused_softmax", fusedGraph("softmax", b.build("softmax", sm)), bind("B", 1), bind("B", 64), bind("B", 3000));
+        }
+        {
+            Builder b = new Builder();
+            TensorType t = f32("B", 10);
+            Value x = b.param("logits", t), y = b.param("target", TensorType.i64("B"));
+            Value m = b.broadcast(b.reduceMax(x, Axes.of(1)), Axes.of(0), t);
+            Value z = b.sub(x, m);
+            Value lse = b.broadcast(b.log(b.reduceSum(b.exp(z), Axes.of(1))), Axes.of(0), t);
+            Value onehot = b.cast(b.eq(b.iota(1, TensorType.i64("B", 10)), b.broadcast(y, Axes.of(0), TensorType.i64("B", 10))), DType.F32);
+            Value nll = b.neg(b.reduceSum(b.mul(onehot, b.sub(z, lse)), Axes.of(0, 1)));
+            add(out, "fused_xent", fusedGraph("xent", b.build("xent", nll)), bind("B", 5), bind("B", 64), bind("B", 4096));
+        }
+        {
+            Builder b = new Builder();
+            Value x = b.param("x", f32("B", 784)), w = b.param("w", f32(128, 784)), bias = b.param("b", f32(128));
+            Value h = b.relu(b.add(b.matmul(x, b.transpose(w, Axes.of(1, 0))), b.broadcast(bias, Axes.of(1), f32("B", 128))));
+            add(out, "fused_fc_relu", fusedGraph("fc_relu", b.build("fc_relu", h)), bind("B", 1), bind("B", 64));
+        }
+        {
+            Builder cb = new Builder();
+            Value cx = cb.param("x", f32("N", 8, 16, 16)), cw = cb.param("w", f32(16, 8, 3, 3)), bias = cb.param("b", f32(16));
+            Value conv = cb.conv2d(cx, cw, Ints.of(1, 1), Ints.of(1, 1), Ints.of(1, 1), 1);
+            Value act = cb.relu(cb.add(conv, cb.broadcast(bias, Axes.of(1), conv.type())));
+            add(out, "fused_conv_relu", fusedGraph("conv_relu", cb.build("conv_relu", act)), bind("N", 4), bind("N", 1));
+            Builder gb = new Builder();
+            Value g = gb.param("g", f32("N", 16, 16, 16)), gw = gb.param("w", f32(16, 8, 3, 3));
+            Value gi = gb.conv2dGradInput(g, gw, Ints.of(1, 1), Ints.of(1, 1), Ints.of(1, 1), 1, f32("N", 8, 16, 16));
+            add(out, "fused_grad_in_relu", fusedGraph("grad_in_relu", gb.build("grad_in_relu", gb.relu(gi))), bind("N", 2));
+            Builder wb = new Builder();
+            Value wx = wb.param("x", f32("N", 8, 16, 16)), wg = wb.param("g", f32("N", 16, 16, 16));
+            Value gwt = wb.conv2dGradWeight(wx, wg, Ints.of(1, 1), Ints.of(1, 1), Ints.of(1, 1), 1, f32(16, 8, 3, 3));
+            add(out, "fused_grad_w_scaled", fusedGraph("grad_w_scaled", wb.build("grad_w_scaled", wb.mul(gwt, wb.constant(0.5, gwt.type())))),
+                    bind("N", 3));
+        }
+        {
+            Builder b = new Builder();
+            Value x = b.param("x", f32("N", 2, 8, 8)), w = b.param("w", f32(4, 2, 3, 3)), bias = b.param("b", f32(4));
+            Builder cb = new Builder();
+            Value cx = cb.param("x", f32("N", 2, 8, 8)), cw = cb.param("w", f32(4, 2, 3, 3)), cbias = cb.param("b", f32(4));
+            Value conv = cb.conv2d(cx, cw, Ints.of(1, 1), Ints.of(1, 1), Ints.of(1, 1), 1);
+            Value act = cb.relu(cb.add(conv, cb.broadcast(cbias, Axes.of(1), conv.type())));
+            Value y = b.fused(List.of(x, w, bias), cb.build("conv_bias_relu", act), "conv_bias_relu");
+            Builder pb = new Builder();
+            Value px = pb.param("y", f32("N", 4, 8, 8));
+            Value pooled = pb.reduceMax(pb.reshape(px, f32("N", 4, 4, 2, 4, 2)), Axes.of(3, 5));
+            Value p = b.fused(List.of(y), pb.build("pool", pooled), "maxpool");
+            add(out, "fused_cnn", b.build("cnn", p, b.reduceSum(b.reshape(p, f32("N", 64)), Axes.of(1))), bind("N", 3), bind("N", 1));
         }
     }
 
