@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds gpu-bundle/ (git-ignored): everything scripts/gpu-check.sh needs on the lent GPU
 # machine, which has a GPU driver but no Java and no Maven:
-#   jre.tar.xz   a jlinked JRE 25 (GPU.md's module list)
+#   jre.tar.xz   a jlinked JRE 25 (GPU.md's module list, plus jdk.zipfs: JUnit scans jars with it)
 #   lib/*.jar    Kiln's modules, codegen-cuda's test classes, JCuda, JUnit's launcher
 #   native/      libJCudaDriver-12.0.0-linux-x86_64.so from the jcuda-natives jar (the only
 #                JCuda native library the driver API needs)
@@ -36,7 +36,7 @@ rmdir "$OUT/deps" 2>/dev/null || rm -rf "$OUT/deps"
 echo "gpu-bundle: jlink"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$JAVA_HOME/bin/jlink" --add-modules java.base,jdk.incubator.vector,java.logging,jdk.unsupported,java.management \
+"$JAVA_HOME/bin/jlink" --add-modules java.base,jdk.incubator.vector,java.logging,jdk.unsupported,java.management,jdk.zipfs \
   --strip-debug --no-header-files --no-man-pages --compress zip-9 --output "$tmp/jre"
 tar -C "$tmp" -cJf "$OUT/jre.tar.xz" jre
 git rev-parse --short HEAD > "$OUT/COMMIT" 2>/dev/null || echo unknown > "$OUT/COMMIT"
