@@ -5,8 +5,10 @@ import dev.kiln.runtime.DType;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /// Builds a graph one op at a time. `emit` infers the result type at once (so a shape error
 /// surfaces at the line that made the op, with the current location), then interns: emitting an
@@ -14,6 +16,7 @@ import java.util.Map;
 /// elimination for free. Locations come from `at(loc)` scopes. Not thread-safe.
 public final class Builder {
     private final List<Value> params = new ArrayList<>();
+    private final Set<String> paramNames = new HashSet<>();
     private final List<Value> body = new ArrayList<>();
     private final Map<Op, Value> interned = new HashMap<>();
     private Loc loc = Loc.UNKNOWN;
@@ -34,8 +37,8 @@ public final class Builder {
     public Loc loc() { return loc; }
 
     public Value param(String name, TensorType type) {
-        for (Value p : params)
-            if (((Param) p.op()).name().equals(name)) throw new IrError(loc, "parameter '%" + name + "' is defined twice");
+        // a set, not a scan: a parser may add a huge number of parameters
+        if (!paramNames.add(name)) throw new IrError(loc, "parameter '%" + name + "' is defined twice");
         Value v = new Value(new Param(params.size(), name, type), type, loc);
         params.add(v);
         return v;

@@ -25,6 +25,8 @@ public final class DenseData {
     public int[] shape() { return array.shape(); }
     public int size() { return array.size(); }
     public double getDouble(int i) { return array.getDouble(i); }
+    /// Element `i` as a long: exact for i64, which a double is not.
+    public long getLong(int i) { return array.getLong(i); }
 
     public TensorType type() {
         int[] s = array.shape();

@@ -60,11 +60,17 @@ public final class NdArray {
         return a;
     }
 
-    /// Product of the dimensions; throws on a negative dimension or an int overflow.
+    /// Product of the dimensions; throws on a negative dimension or an int overflow. A zero
+    /// dimension makes the product 0 however large the others are (NumPy agrees).
     public static int checkedSize(int... shape) {
-        long n = 1;
+        boolean empty = false;
         for (int d : shape) {
             if (d < 0) throw new IllegalArgumentException("negative dimension in " + Arrays.toString(shape));
+            if (d == 0) empty = true;
+        }
+        if (empty) return 0;
+        long n = 1;
+        for (int d : shape) {
             n *= d;
             if (n > Integer.MAX_VALUE - 8)
                 throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has more than 2^31 elements");
