@@ -33,9 +33,12 @@ public final class GpuBench {
         // MNISTNet (PERF.md): built with the IR builder until the frontend traces the model;
         // TODO(frontend): replace with Kiln.compileTrainStep(MnistNet, CrossEntropyLoss, Adam) and
         // add Fashion-MNIST 2-epoch training accuracy (target >= 0.90) here.
-        rows.add(measure("MNISTNet inference b1", Models.inference(), Map.of("B", 1), 300, "target <= 25 us (PyTorch 198 eager, 101 compiled)"));
-        rows.add(measure("MNISTNet train step b64", Models.trainStep(), Map.of("B", 64), 200, "target <= 150 us (PyTorch 2620 eager, 1560 graphs)"));
-        Row big = measure("MNISTNet train step b4096", Models.trainStep(), Map.of("B", 4096), 10, "");
+        Graph inference = Graphs.fuse(Models.inference()), step = Graphs.fuse(Models.trainStep());
+        rows.add(measure("MNISTNet inference b1", inference, Map.of("B", 1), 300, "target <= 25 us (PyTorch 198 eager, 101 compiled)"));
+        rows.add(measure("MNISTNet train step b64", step, Map.of("B", 64), 200, "target <= 150 us (PyTorch 2620 eager, 1560 graphs)"));
+        rows.add(measure("  same, unfused", Models.trainStep(), Map.of("B", 64), 100, "kernels: " + CudaBackend.ptx(Models.trainStep()).launches().size()
+                + " unfused, " + CudaBackend.ptx(step).launches().size() + " fused"));
+        Row big = measure("MNISTNet train step b4096", step, Map.of("B", 4096), 10, "");
         double tflops = 4096 * 23.6e6 / (big.replayMicros() * 1e-6) / 1e12;
         rows.add(new Row(big.name(), big.callMicros(), big.replayMicros(),
                 String.format("target <= 4667 us; %.2f TFLOP/s (fp32 peak 51, tf32 353)", tflops)));

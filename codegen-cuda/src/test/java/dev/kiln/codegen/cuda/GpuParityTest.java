@@ -29,7 +29,13 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /// NaN matches NaN. Skipped, with the reason, where there is no GPU.
 @Tag("gpu")
 class GpuParityTest {
+    private static boolean told;
+
     static void assumeGpu() {
+        if (!CudaBackend.available() && !told) {
+            told = true;
+            System.out.println("[gpu tests skipped] " + CudaBackend.unavailableReason());
+        }
         assumeTrue(CudaBackend.available(), () -> "GPU tests skipped: " + CudaBackend.unavailableReason());
     }
 

@@ -48,7 +48,13 @@ final class Graphs {
         fused(out);
         add(out, "mnist_inference", Models.inference(), bind("B", 1), bind("B", 3));
         add(out, "mnist_train_step", Models.trainStep(), bind("B", 2));
+        add(out, "mnist_inference_fused", fuse(Models.inference()), bind("B", 1), bind("B", 3));
+        add(out, "mnist_train_step_fused", fuse(Models.trainStep()), bind("B", 2));
         random(out, 12);
+        for (int i = 0; i < 6; i++) {
+            Case c = out.get(out.size() - 12 + i);
+            add(out, c.name() + "_fused", fuse(c.graph()), c.bindings().toArray(Map[]::new));
+        }
         return out;
     }
 
@@ -255,6 +261,11 @@ final class Graphs {
             Value gb = b.reduceSum(r, Axes.of(0, 2, 3));
             add(out, "conv_block", b.build("conv_block", pool, gb), bind("N", 4), bind("N", 1));
         }
+    }
+
+    /// `g` after the standard pipeline with fusion (simplify, fold, CSE, DCE, fuse).
+    static Graph fuse(Graph g) {
+        return dev.kiln.passes.PassManager.withFusion(dev.kiln.passes.PassManager.Options.none()).run(g);
     }
 
     /// Wraps `body` (one result) as a fused op over fresh params of the same types.
