@@ -23,6 +23,16 @@ class PtxValidationTest {
         return tests;
     }
 
+    /// The fast-math path (hardware approximations for f32 exp, log, tanh) compiles too.
+    @org.junit.jupiter.api.Test void fastMathKernelsCompile() {
+        for (Graphs.Case c : Graphs.all()) {
+            if (!c.name().matches("(exp|log|tanh)_(f32|f16|bf16)|softmax|fused_xent")) continue;
+            PtxProgram p = PtxGen.generate(Lower.lower(c.graph()), new PtxGen.Options(true, false));
+            assertTrue(p.ptx().contains(".approx"), c.name());
+            for (String arch : ARCHS) PtxCompiler.compile(p.ptx(), arch);
+        }
+    }
+
     static void check(Graphs.Case c) {
         KernelProgram kp = Lower.lower(c.graph());
         PtxProgram p = PtxGen.generate(kp);
