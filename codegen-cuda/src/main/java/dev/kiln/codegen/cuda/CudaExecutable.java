@@ -121,6 +121,36 @@ public final class CudaExecutable implements Executable, AutoCloseable {
         return (System.nanoTime() - t0) / 1e3 / iterations;
     }
 
+    /// Per-launch GPU time in microseconds (CUDA events around each launch, launched one by one
+    /// on the inputs of an earlier `run` with the same shapes), in launch order; 0 for a launch
+    /// skipped at these sizes. For finding where a step's time goes.
+    synchronized double[] profileMicros(List<NdArray> inputs) {
+        int[] dims = bind(inputs);
+        Instance in = instances.get(key(dims));
+        if (in == null) throw new IllegalStateException("run once first");
+        cuda.enter();
+        List<Launch> launches = ptx.launches();
+        jcuda.driver.CUevent[] ev = new jcuda.driver.CUevent[launches.size() + 1];
+        for (int i = 0; i < ev.length; i++) {
+            ev[i] = new jcuda.driver.CUevent();
+            check(cuEventCreate(ev[i], 0), "cuEventCreate");
+        }
+        check(cuEventRecord(ev[0], cuda.stream), "cuEventRecord");
+        for (int i = 0; i < launches.size(); i++) {
+            in.launchOne(i);
+            check(cuEventRecord(ev[i + 1], cuda.stream), "cuEventRecord");
+        }
+        check(cuEventSynchronize(ev[ev.length - 1]), "cuEventSynchronize");
+        double[] out = new double[launches.size()];
+        float[] ms = new float[1];
+        for (int i = 0; i < out.length; i++) {
+            check(cuEventElapsedTime(ms, ev[i], ev[i + 1]), "cuEventElapsedTime");
+            out[i] = ms[0] * 1e3;
+        }
+        for (jcuda.driver.CUevent e : ev) cuEventDestroy(e);
+        return out;
+    }
+
     private static List<Integer> key(int[] dims) { return Arrays.stream(dims).boxed().toList(); }
 
     private int[] bind(List<NdArray> inputs) {
@@ -270,16 +300,18 @@ public final class CudaExecutable implements Executable, AutoCloseable {
             for (int i = 0; i < hostIn.length; i++)
                 if (inBytes[i] > 0)
                     check(cuMemcpyHtoDAsync(dev[program.params().get(i)], hostIn[i], inBytes[i], cuda.stream), "cuMemcpyHtoDAsync");
-            List<Launch> launches = ptx.launches();
-            for (int i = 0; i < launches.size(); i++) {
-                int[] g = grids[i];
-                if (g[0] <= 0 || g[1] <= 0 || g[2] <= 0) continue;
-                check(cuLaunchKernel(functions[i], g[0], g[1], g[2], launches.get(i).block(), 1, 1, 0, cuda.stream, params[i], null),
-                        "cuLaunchKernel(" + launches.get(i).entry() + ")");
-            }
+            for (int i = 0; i < grids.length; i++) launchOne(i);
             for (int r = 0; r < hostOut.length; r++)
                 if (outBytes[r] > 0)
                     check(cuMemcpyDtoHAsync(hostOut[r], dev[program.results().get(r)], outBytes[r], cuda.stream), "cuMemcpyDtoHAsync");
+        }
+
+        void launchOne(int i) {
+            int[] g = grids[i];
+            if (g[0] <= 0 || g[1] <= 0 || g[2] <= 0) return;
+            Launch l = ptx.launches().get(i);
+            check(cuLaunchKernel(functions[i], g[0], g[1], g[2], l.block(), 1, 1, 0, cuda.stream, params[i], null),
+                    "cuLaunchKernel(" + l.entry() + ")");
         }
 
         void capture() {

@@ -57,10 +57,32 @@ public final class GpuBench {
             Value sm = b.div(e, b.broadcast(b.reduceSum(e, Axes.of(1)), Axes.of(0), f32("B", 10)));
             rows.add(measure("softmax b" + batch + " (unfused)", b.build("softmax", sm), Map.of("B", batch), 300, ""));
         }
+        profile("MNISTNet train step b64", step, Map.of("B", 64));
+        profile("MNISTNet train step b4096", step, Map.of("B", 4096));
         System.out.println();
         System.out.println("device: " + CudaBackend.deviceName());
         System.out.printf("%-30s %14s %14s  %s%n", "workload", "call (us)", "replay (us)", "note");
         for (Row r : rows) System.out.printf("%-30s %14.1f %14.1f  %s%n", r.name(), r.callMicros(), r.replayMicros(), r.note());
+    }
+
+    /// The ten slowest kernels of one step, launched one by one with events around each.
+    static void profile(String name, Graph g, Map<String, Integer> bind) {
+        try (CudaExecutable exe = CudaBackend.compile(g)) {
+            List<NdArray> in = GpuParityTest.randomInputs(g, bind, 11);
+            exe.run(in);
+            exe.profileMicros(in);
+            double[] t = exe.profileMicros(in);
+            List<Launch> launches = exe.ptx().launches();
+            Integer[] order = new Integer[t.length];
+            for (int i = 0; i < t.length; i++) order[i] = i;
+            Arrays.sort(order, (a, b) -> Double.compare(t[b], t[a]));
+            double total = Arrays.stream(t).sum();
+            System.out.printf("profile %s: %d launches, %.1f us of kernels (launched one by one)%n", name, t.length, total);
+            for (int k = 0; k < Math.min(10, t.length); k++) {
+                Launch l = launches.get(order[k]);
+                System.out.printf("  %9.1f us  %-40s %s%n", t[order[k]], l.entry(), l.mode());
+            }
+        }
     }
 
     static Row measure(String name, Graph g, Map<String, Integer> bind, int iterations, String note) {
