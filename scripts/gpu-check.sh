@@ -31,6 +31,7 @@ if [[ $tests_rc == 2 ]]; then exit 2; fi   # no GPU: GpuSuite printed the one li
 "${JAVA[@]}" dev.kiln.codegen.cuda.GpuBench 2>&1 | tee "$T/bench.txt"
 bench_rc=${PIPESTATUS[0]}
 
+if [[ -n ${OUT:-} && -d ${OUT:-} ]]; then cp "$T/tests.txt" "$T/bench.txt" "$OUT/" 2>/dev/null || true; fi  # full logs back to the caller
 echo
 echo "==== gpu-check: commit $(cat "$B/COMMIT"), $(grep -m1 '^gpu-check: device' "$T/tests.txt" | sed 's/^gpu-check: device //') ===="
 grep -m1 '^gpu tests:' "$T/tests.txt" || echo "gpu tests: did not finish (exit $tests_rc)"

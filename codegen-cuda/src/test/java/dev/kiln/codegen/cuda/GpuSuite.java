@@ -7,8 +7,6 @@ import org.junit.platform.launcher.core.LauncherFactory;
 import org.junit.platform.launcher.listeners.SummaryGeneratingListener;
 import org.junit.platform.launcher.listeners.TestExecutionSummary;
 
-import java.io.PrintWriter;
-
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectPackage;
 import static org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder.request;
 
@@ -23,9 +21,15 @@ public final class GpuSuite {
             var plan = LauncherFactory.create().discover(request().selectors(selectPackage("dev.kiln.codegen.cuda"))
                     .filters(TagFilter.includeTags("gpu")).build());
             long classes = plan.getRoots().stream().mapToLong(r -> plan.getChildren(r).size()).sum();
-            System.out.println("gpu-suite: " + classes + " test classes tagged gpu; driver: "
-                    + (CudaBackend.available() ? CudaBackend.deviceName() : CudaBackend.unavailableReason()));
-            System.exit(classes > 0 ? 0 : 1);
+            // and run one CPU-only test class through the same launcher, to check that the JRE
+            // has every module JUnit needs to execute tests, not only to find them
+            SummaryGeneratingListener self = new SummaryGeneratingListener();
+            LauncherFactory.create().execute(request().selectors(
+                    org.junit.platform.engine.discovery.DiscoverySelectors.selectClass(PtxMathTest.class)).build(), self);
+            long ok = self.getSummary().getTestsSucceededCount(), bad = self.getSummary().getTotalFailureCount();
+            System.out.println("gpu-suite: " + classes + " test classes tagged gpu; self-test " + ok + " passed, " + bad
+                    + " failed; driver: " + (CudaBackend.available() ? CudaBackend.deviceName() : CudaBackend.unavailableReason()));
+            System.exit(classes > 0 && ok > 0 && bad == 0 ? 0 : 1);
         }
         String why = CudaBackend.unavailableReason();
         if (why != null) {
@@ -39,8 +43,21 @@ public final class GpuSuite {
         SummaryGeneratingListener listener = new SummaryGeneratingListener();
         launcher.execute(req, listener);
         TestExecutionSummary s = listener.getSummary();
-        PrintWriter out = new PrintWriter(System.out, true);
-        s.printFailuresTo(out, 8);
+        // the first failure in full, the next ones in a line each (a sticky CUDA error fails
+        // everything after it, and the first is the one that says why)
+        int shown = 0;
+        for (TestExecutionSummary.Failure f : s.getFailures()) {
+            String name = f.getTestIdentifier().getDisplayName();
+            if (shown == 0) {
+                System.out.println("FIRST FAILURE: " + name);
+                f.getException().printStackTrace(System.out);
+            } else if (shown < 25) {
+                String msg = String.valueOf(f.getException().getMessage());
+                System.out.println("FAILED: " + name + ": " + msg.lines().findFirst().orElse(""));
+            }
+            shown++;
+        }
+        if (shown > 25) System.out.println("... and " + (shown - 25) + " more failures");
         long failed = s.getTestsFailedCount() + s.getContainersFailedCount();
         System.out.println("gpu tests: " + s.getTestsSucceededCount() + " passed, " + failed + " failed, "
                 + (s.getTestsSkippedCount() + s.getTestsAbortedCount()) + " skipped");
