@@ -101,10 +101,101 @@ public final class CudaExecutable implements Executable, AutoCloseable {
         cuda.enter();
         Instance in = instances.get(key(dims));
         if (in == null) {
-            in = new Instance(dims);
+            in = new Instance(dims, new int[0], new int[0]);
             instances.put(key(dims), in);
         }
         return in.run(inputs);
+    }
+
+    /// A training loop's view of a compiled step: parameters `stateParams[i]` (weights, optimizer
+    /// moments) stay on the device, and after each step result `stateResults[i]` (their new
+    /// values) is copied over them on the device, inside the same CUDA graph; only the other
+    /// inputs (a batch) go in and the other results (a loss) come out. `inputs` gives every
+    /// parameter once, the state's starting values included, and fixes the shapes: each step
+    /// takes arrays of the same shapes.
+    public synchronized Resident resident(List<NdArray> inputs, int[] stateParams, int[] stateResults) {
+        if (stateParams.length != stateResults.length)
+            throw new IllegalArgumentException(stateParams.length + " state parameters but " + stateResults.length + " state results");
+        for (int k = 0; k < stateParams.length; k++) {
+            int p = stateParams[k], r = stateResults[k];
+            if (p < 0 || p >= paramNames.length || r < 0 || r >= resultDTypes.length)
+                throw new IllegalArgumentException("state pair #" + k + " (parameter " + p + ", result " + r + ") is out of range");
+            if (paramDTypes[p] != resultDTypes[r] || !Arrays.equals(paramDims[p], resultDims[r]))
+                throw new IllegalArgumentException("state pair #" + k + ": parameter '%" + paramNames[p] + "' (" + paramTypes[p]
+                        + ") and result #" + r + " differ in type");
+        }
+        int[] dims = bind(inputs);
+        cuda.enter();
+        Instance in = new Instance(dims, stateParams, stateResults);
+        for (int i = 0; i < inputs.size(); i++) {
+            if (in.inBytes[i] == 0) continue;
+            write(inputs.get(i), in.inView[i]);
+            check(cuMemcpyHtoD(in.dev[program.params().get(i)], in.hostIn[i], in.inBytes[i]), "cuMemcpyHtoD(state)");
+        }
+        return new Resident(in, inputs);
+    }
+
+    /// See `resident`. Not thread-safe on its own; calls go through the executable's lock.
+    public final class Resident implements AutoCloseable {
+        private final Instance in;
+        private final List<NdArray> shapes;
+
+        private Resident(Instance in, List<NdArray> shapes) {
+            this.in = in;
+            this.shapes = shapes.stream().map(a -> NdArray.zeros(a.dtype(), a.shape())).toList();
+        }
+
+        /// One step on the non-state inputs (in parameter order); returns the non-state results.
+        public List<NdArray> step(List<NdArray> batch) {
+            synchronized (CudaExecutable.this) {
+                int k = 0;
+                for (int i = 0; i < in.skipIn.length; i++) {
+                    if (in.skipIn[i]) continue;
+                    NdArray a = batch.get(k++), want = shapes.get(i);
+                    if (a.dtype() != want.dtype() || !Arrays.equals(a.shape(), want.shape()))
+                        throw new IllegalArgumentException("input '%" + paramNames[i] + "' is " + a.dtype() + Arrays.toString(a.shape()).replace(" ", "")
+                                + ", expected " + want.dtype() + Arrays.toString(want.shape()).replace(" ", "") + " (the shapes this loop started with)");
+                }
+                if (k != batch.size()) throw new IllegalArgumentException("step takes " + k + " inputs, given " + batch.size());
+                cuda.enter();
+                return in.run(batch);
+            }
+        }
+
+        /// The state's current values, copied to the host (in `stateParams` order).
+        public List<NdArray> state() {
+            synchronized (CudaExecutable.this) {
+                cuda.enter();
+                List<NdArray> out = new ArrayList<>();
+                for (int p : in.stateParams) {
+                    NdArray a = NdArray.zeros(paramDTypes[p], shapes.get(p).shape());
+                    if (in.inBytes[p] > 0) {
+                        check(cuMemcpyDtoH(in.hostIn[p], in.dev[program.params().get(p)], in.inBytes[p]), "cuMemcpyDtoH(state)");
+                        read(in.inView[p], a);
+                    }
+                    out.add(a);
+                }
+                return out;
+            }
+        }
+
+        /// Mean microseconds per step over `iterations` back-to-back replays (no host copies).
+        double replayMicros(int iterations) {
+            synchronized (CudaExecutable.this) {
+                cuda.enter();
+                long t0 = System.nanoTime();
+                for (int i = 0; i < iterations; i++) in.launch();
+                check(cuStreamSynchronize(cuda.stream), "cuStreamSynchronize");
+                return (System.nanoTime() - t0) / 1e3 / iterations;
+            }
+        }
+
+        @Override public void close() {
+            synchronized (CudaExecutable.this) {
+                cuda.enter();
+                in.close();
+            }
+        }
     }
 
     /// Replays the step `iterations` times back to back on the inputs of the last `run` with
@@ -219,6 +310,10 @@ public final class CudaExecutable implements Executable, AutoCloseable {
     /// Everything one binding of the symbols needs on the device.
     private final class Instance {
         final int[] dims;
+        /// Resident state: parameter `stateParams[i]` is not copied in, result `stateResults[i]`
+        /// is not copied out but copied over that parameter's device buffer after each step.
+        final int[] stateParams, stateResults;
+        final boolean[] skipIn, skipOut;
         final CUdeviceptr[] dev = new CUdeviceptr[program.buffers().size()];
         final List<CUdeviceptr> owned = new ArrayList<>();
         final List<Long> ownedBytes = new ArrayList<>();
@@ -230,8 +325,14 @@ public final class CudaExecutable implements Executable, AutoCloseable {
         CUgraph graph;
         CUgraphExec exec;
 
-        Instance(int[] dims) {
+        Instance(int[] dims, int[] stateParams, int[] stateResults) {
             this.dims = dims.clone();
+            this.stateParams = stateParams.clone();
+            this.stateResults = stateResults.clone();
+            skipIn = new boolean[program.params().size()];
+            skipOut = new boolean[program.results().size()];
+            for (int p : stateParams) skipIn[p] = true;
+            for (int r : stateResults) skipOut[r] = true;
             BufferPlan plan = program.plan();
             long[] slotBytes = new long[plan.slotTypes().size()];
             for (Buffer b : program.buffers()) {
@@ -298,11 +399,16 @@ public final class CudaExecutable implements Executable, AutoCloseable {
         /// The whole step on the stream: inputs in, kernels, results out.
         void enqueue() {
             for (int i = 0; i < hostIn.length; i++)
-                if (inBytes[i] > 0)
+                if (inBytes[i] > 0 && !skipIn[i])
                     check(cuMemcpyHtoDAsync(dev[program.params().get(i)], hostIn[i], inBytes[i], cuda.stream), "cuMemcpyHtoDAsync");
             for (int i = 0; i < grids.length; i++) launchOne(i);
+            for (int k = 0; k < stateParams.length; k++) {
+                CUdeviceptr from = dev[program.results().get(stateResults[k])], to = dev[program.params().get(stateParams[k])];
+                if (from != to && inBytes[stateParams[k]] > 0)
+                    check(cuMemcpyDtoDAsync(to, from, inBytes[stateParams[k]], cuda.stream), "cuMemcpyDtoDAsync(state)");
+            }
             for (int r = 0; r < hostOut.length; r++)
-                if (outBytes[r] > 0)
+                if (outBytes[r] > 0 && !skipOut[r])
                     check(cuMemcpyDtoHAsync(hostOut[r], dev[program.results().get(r)], outBytes[r], cuda.stream), "cuMemcpyDtoHAsync");
         }
 
@@ -331,13 +437,21 @@ public final class CudaExecutable implements Executable, AutoCloseable {
             else enqueue();
         }
 
+        /// One step: `inputs` holds an array for every parameter that is not state (in order),
+        /// the result lists every result that is not state (in order).
         List<NdArray> run(List<NdArray> inputs) {
-            for (int i = 0; i < inputs.size(); i++) if (inBytes[i] > 0) write(inputs.get(i), inView[i]);
+            int k = 0;
+            for (int i = 0; i < inView.length; i++) {
+                if (skipIn[i]) continue;
+                NdArray a = inputs.get(k++);
+                if (inBytes[i] > 0) write(a, inView[i]);
+            }
             launch();
             int rc = cuStreamSynchronize(cuda.stream);
             if (rc != 0) throw new CudaException("graph @" + program.name() + ": the step failed on the GPU: " + jcuda.driver.CUresult.stringFor(rc));
             List<NdArray> out = new ArrayList<>(outView.length);
             for (int r = 0; r < outView.length; r++) {
+                if (skipOut[r]) continue;
                 int[] shape = new int[resultDims[r].length];
                 for (int a = 0; a < shape.length; a++) shape[a] = resultDims[r][a] >= 0 ? resultDims[r][a] : dims[-resultDims[r][a] - 1];
                 NdArray a = NdArray.zeros(resultDTypes[r], shape);

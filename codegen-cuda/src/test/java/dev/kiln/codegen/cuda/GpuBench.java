@@ -57,12 +57,40 @@ public final class GpuBench {
             Value sm = b.div(e, b.broadcast(b.reduceSum(e, Axes.of(1)), Axes.of(0), f32("B", 10)));
             rows.add(measure("softmax b" + batch + " (unfused)", b.build("softmax", sm), Map.of("B", batch), 300, ""));
         }
+        for (int batch : new int[]{64, 4096}) rows.add(resident("MNISTNet train step b" + batch + " resident", step, batch,
+                batch == 64 ? "weights + Adam state stay on the GPU (as in PyTorch); target <= 150 us" : "target <= 4667 us"));
         profile("MNISTNet train step b64", step, Map.of("B", 64));
         profile("MNISTNet train step b4096", step, Map.of("B", 4096));
         System.out.println();
         System.out.println("device: " + CudaBackend.deviceName());
         System.out.printf("%-30s %14s %14s  %s%n", "workload", "call (us)", "replay (us)", "note");
         for (Row r : rows) System.out.printf("%-30s %14.1f %14.1f  %s%n", r.name(), r.callMicros(), r.replayMicros(), r.note());
+    }
+
+    /// A train step with the weights and Adam moments resident on the GPU: a call sends a batch
+    /// (images, one-hot targets) and gets the loss back.
+    static Row resident(String name, Graph g, int batch, String note) {
+        int np = Models.PARAMS.length;
+        int[] stateParams = new int[3 * np], stateResults = new int[3 * np];
+        for (int i = 0; i < 3 * np; i++) { stateParams[i] = 2 + i; stateResults[i] = 1 + i; }
+        try (CudaExecutable exe = CudaBackend.compile(g)) {
+            List<NdArray> all = GpuParityTest.randomInputs(g, Map.of("B", batch), 12);
+            try (CudaExecutable.Resident loop = exe.resident(all, stateParams, stateResults)) {
+                List<NdArray> b = all.subList(0, 2);
+                for (int i = 0; i < 5; i++) loop.step(b);
+                int iterations = batch > 1000 ? 20 : 300;
+                double[] t = new double[iterations];
+                for (int i = 0; i < iterations; i++) {
+                    long t0 = System.nanoTime();
+                    loop.step(b);
+                    t[i] = (System.nanoTime() - t0) / 1e3;
+                }
+                Arrays.sort(t);
+                double replay = loop.replayMicros(iterations);
+                System.out.printf("measured %-30s call %10.1f us  replay %10.1f us%n", name, t[t.length / 2], replay);
+                return new Row(name, t[t.length / 2], replay, note);
+            }
+        }
     }
 
     /// The ten slowest kernels of one step, launched one by one with events around each.
