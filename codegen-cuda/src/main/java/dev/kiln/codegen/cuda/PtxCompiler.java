@@ -126,7 +126,7 @@ public final class PtxCompiler {
         return new String(b, 0, n, StandardCharsets.UTF_8);
     }
 
-    private static Result withPtxas(Path ptxas, String ptx, String arch) {
+    static Result withPtxas(Path ptxas, String ptx, String arch) {
         try {
             Path dir = Files.createTempDirectory("kiln-ptx");
             try {

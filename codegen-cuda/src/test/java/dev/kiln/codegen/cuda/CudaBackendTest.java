@@ -56,6 +56,18 @@ class CudaBackendTest {
         assertTrue(e.getMessage().contains("%f1"), e.getMessage());
     }
 
+    /// The fallback for machines where the compiler library does not load: `ptxas`, when one
+    /// is installed, gives the same verdict and the same per-entry report.
+    @Test void ptxasFallbackAgreesWithTheLibrary() {
+        java.nio.file.Path ptxas = PtxCompiler.ptxas();
+        org.junit.jupiter.api.Assumptions.assumeTrue(ptxas != null, "no ptxas installed here");
+        PtxProgram p = CudaBackend.ptx(relu());
+        PtxCompiler.Result viaTool = PtxCompiler.withPtxas(ptxas, p.ptx(), "sm_80"), viaLib = PtxCompiler.compile(p.ptx(), "sm_80");
+        assertEquals(viaLib.resources().keySet(), viaTool.resources().keySet());
+        assertTrue(viaTool.cubin().length > 0);
+        assertThrows(PtxCompiler.PtxException.class, () -> PtxCompiler.withPtxas(ptxas, p.ptx().replace("ret;", "bogus;"), "sm_80"));
+    }
+
     @Test void resourceLinesAreParsed() {
         String log = """
                 ptxas info    : Compiling entry function 'k1' for 'sm_80'
