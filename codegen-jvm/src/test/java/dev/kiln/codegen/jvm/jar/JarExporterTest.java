@@ -62,6 +62,8 @@ class JarExporterTest {
         assertTrue(want.contentEquals(got), "jar " + got.toString(6) + " vs in-process " + want.toString(6));
     }
 
+    // Batches of 5 and 3 rows: the 10-wide last layers take the matrix kernel's dot-product path
+    // (too few rows or columns for a whole tile), whose lane order once depended on JIT warm-up.
     @Test void mlpJarGivesTheInProcessBits() {
         checkBitIdentical("mlp.kir", Jars.random(DType.F32, new Random(1), 1, 5, 784));
     }
