@@ -161,7 +161,7 @@ public final class Types {
         if (s.step() < 1) throw IrError.of(s, "step must be at least 1, got " + s.step());
         if (s.start() < 0 || s.start() > s.end() || s.end() > d)
             throw IrError.of(s, "range " + s.start() + ":" + s.end() + " is outside axis " + s.axis() + " of size " + d);
-        long n = (s.end() - s.start() + s.step() - 1) / s.step();
+        long n = ((long) s.end() - s.start() + s.step() - 1) / s.step();
         return x.withShape(x.shape().with(s.axis(), Dim.of(n)));
     }
 

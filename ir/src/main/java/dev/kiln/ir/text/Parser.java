@@ -19,6 +19,7 @@ import dev.kiln.runtime.NdArray;
 import java.lang.reflect.RecordComponent;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -46,6 +47,7 @@ public final class Parser {
     private static final int MAX_REGION_DEPTH = 32;
     private static final int MAX_LOC_DEPTH = 64;
     private static final int MAX_AXES = 4096;
+    private static final int MAX_RANK = 1024;
     private static final int EOF = -1;
 
     private final String src;
@@ -61,6 +63,8 @@ public final class Parser {
     private boolean unclosedReported;
     /// Whether the region just read ended with its `}`.
     private boolean regionClosed;
+    /// Whether the attributes just read named one the op does not have.
+    private boolean unknownAttribute;
 
     private Parser(String text, String fileName) {
         this.src = text;
@@ -205,8 +209,11 @@ public final class Parser {
     /// Whether the line starting at or before `from` ends with `{` (a comment aside).
     private boolean lineEndsWithBrace(int from) {
         int end = lineEnd(from);
-        int comment = src.indexOf("//", from);
-        if (comment >= 0 && comment < end) end = comment;
+        for (int i = from; i + 1 < end; i++) // a comment ends the line early (searched within the line only)
+            if (src.charAt(i) == '/' && src.charAt(i + 1) == '/') {
+                end = i;
+                break;
+            }
         for (int i = end - 1; i >= from; i--) {
             char c = src.charAt(i);
             if (c == '{') return true;
@@ -565,6 +572,7 @@ public final class Parser {
                 }
             }
             int attrPos = pos;
+            unknownAttribute = false;
             Map<String, Attr> attrs = ch() == '{' ? attributes(info, mnemonic) : Map.of();
             skipInline();
             if (ch() != ':') throw expected("':' before the result type");
@@ -594,10 +602,10 @@ public final class Parser {
             if (lookingAtWord("loc")) loc = loc();
             expectEol();
 
-            broken |= diagnostics.size() > errorsBefore;
-            Object[] args = broken ? null : arguments(info, mnemonic, opPos, attrPos, operands, attrs, declared, region);
-            Value v = null;
-            if (args != null) v = emit(b, info, mnemonic, args, opPos, typePos, declared, loc);
+            // operand count and attributes are checked even when an operand is undefined
+            Object[] args = arguments(info, mnemonic, opPos, attrPos, operands, attrs, declared, region);
+            broken |= args == null || diagnostics.size() > errorsBefore;
+            Value v = broken ? null : emit(b, info, mnemonic, args, opPos, typePos, declared, loc);
             if (v == null) v = unchecked(b, new Op.Const(0, declared), declared, loc);
             define(scope, def, v, line);
         } catch (Bail _) {
@@ -631,7 +639,8 @@ public final class Parser {
         List<String> missing = new ArrayList<>();
         for (RecordComponent c : comps) if (Ops.isAttribute(c) && !attrs.containsKey(Ops.snake(c.getName()))) missing.add("'" + Ops.snake(c.getName()) + "'");
         if (!missing.isEmpty()) {
-            error(attrPos, "'" + mnemonic + "' needs attribute" + (missing.size() == 1 ? " " : "s ") + String.join(", ", missing));
+            if (!unknownAttribute) // after a misspelt name, its absence is no news
+                error(attrPos, "'" + mnemonic + "' needs attribute" + (missing.size() == 1 ? " " : "s ") + String.join(", ", missing));
             return null;
         }
         Object[] args = new Object[comps.length];
@@ -641,7 +650,7 @@ public final class Parser {
             RecordComponent c = comps[i];
             if (c.getType() == Value.class) args[i] = operands.get(k++);
             else if (Ops.isOperand(c)) {
-                args[i] = List.copyOf(operands.subList(k, k + listLength));
+                args[i] = Collections.unmodifiableList(new ArrayList<>(operands.subList(k, k + listLength))); // may hold nulls
                 k += listLength;
             } else if (c.getType() == Graph.class) args[i] = region;
             else if (c.getName().equals("type") && c.getType() == TensorType.class) args[i] = declared;
@@ -696,7 +705,8 @@ public final class Parser {
         TensorType t = null;
         quiet = true;
         try {
-            for (int i = src.indexOf(':', start); i >= 0 && i < end && t == null; i = src.indexOf(':', i + 1)) {
+            for (int i = start; i < end && t == null; i++) {
+                if (src.charAt(i) != ':') continue;
                 pos = i + 1;
                 skipInline();
                 try {
@@ -778,6 +788,7 @@ public final class Parser {
         Map<String, RecordComponent> known = new LinkedHashMap<>();
         for (RecordComponent c : info.components()) if (Ops.isAttribute(c)) known.put(Ops.snake(c.getName()), c);
         Map<String, Attr> out = new LinkedHashMap<>();
+        unknownAttribute = false;
         pos++; // '{'
         skipInline();
         if (ch() == '}') {
@@ -796,6 +807,7 @@ public final class Parser {
                 String hint = suggestion(name, known.keySet());
                 if (hint.isEmpty()) hint = known.isEmpty() ? " (it has none)" : " (it has " + String.join(", ", known.keySet()) + ")";
                 error(at, "'" + mnemonic + "' has no attribute '" + shorten(name) + "'" + hint);
+                unknownAttribute = true;
             } else if (out.containsKey(name)) error(at, "attribute '" + name + "' is given twice");
             else out.put(name, new Attr(name, at, value));
             skipInline();
@@ -948,13 +960,19 @@ public final class Parser {
     /// Dense data with the declared type's shape: checks the value count before allocating, so a
     /// huge declared shape cannot exhaust memory.
     private DenseData dense(ListLit list, TensorType declared, String what) {
-        if (!declared.shape().isStatic()) return (DenseData) mismatch(list, what + "needs a static result type, not " + declared);
+        if (!declared.shape().isStatic()) {
+            error(list.pos(), what + "needs a static result type, not " + declared);
+            return null;
+        }
         // the partial products are bounded as NdArray bounds them
         long limit = Integer.MAX_VALUE - 8, numel = 1;
         int[] shape = new int[declared.rank()];
         for (int i = 0; i < shape.length; i++) {
             long d = declared.dim(i).size();
-            if (d > limit || numel * d > limit) return (DenseData) mismatch(list, what + "cannot hold " + declared + ", it is too large");
+            if (d > limit || numel * d > limit) {
+                error(list.pos(), what + "cannot hold " + declared + ", which is too large");
+                return null;
+            }
             numel *= d;
             shape[i] = (int) d;
         }
@@ -986,7 +1004,7 @@ public final class Parser {
                 default -> {
                     if (!(item instanceof NumLit num)) return (DenseData) mismatch(item, what + "needs numbers for " + dtype);
                     // f32/f16/bf16 read as float: the shortest float text reads back to the same bits
-                    double v = dtype == DType.F64 ? parseDouble(num.text()) : (double) (float) parseFloat(num.text());
+                    double v = dtype == DType.F64 ? parseDouble(num.text()) : parseFloat(num.text());
                     a.setDouble(i, v);
                     if (Double.isInfinite(a.getDouble(i)) && !num.text().endsWith("inf"))
                         return (DenseData) mismatch(item, what + "has a value out of range for " + dtype);
@@ -1075,6 +1093,7 @@ public final class Parser {
             }
             skipInline();
             if (ch() != ',') break;
+            if (dims.size() == MAX_RANK) throw fail(pos, "a shape has at most " + MAX_RANK + " dimensions");
             pos++;
         }
         expectChar(']', "',' or ']' in the shape");
@@ -1177,18 +1196,18 @@ public final class Parser {
         return best == null ? "" : " (did you mean '" + best + "'?)";
     }
 
-    /// Levenshtein edit distance.
+    /// Edit distance counting a swap of neighbours as one edit (typos are often swaps).
     private static int distance(String a, String b) {
-        int[] prev = new int[b.length() + 1], cur = new int[b.length() + 1];
-        for (int j = 0; j <= b.length(); j++) prev[j] = j;
-        for (int i = 1; i <= a.length(); i++) {
-            cur[0] = i;
-            for (int j = 1; j <= b.length(); j++)
-                cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
-            int[] t = prev;
-            prev = cur;
-            cur = t;
-        }
-        return prev[b.length()];
+        int[][] d = new int[a.length() + 1][b.length() + 1];
+        for (int i = 0; i <= a.length(); i++) d[i][0] = i;
+        for (int j = 0; j <= b.length(); j++) d[0][j] = j;
+        for (int i = 1; i <= a.length(); i++)
+            for (int j = 1; j <= b.length(); j++) {
+                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+                d[i][j] = Math.min(Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1), d[i - 1][j - 1] + cost);
+                if (i > 1 && j > 1 && a.charAt(i - 1) == b.charAt(j - 2) && a.charAt(i - 2) == b.charAt(j - 1))
+                    d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+            }
+        return d[a.length()][b.length()];
     }
 }

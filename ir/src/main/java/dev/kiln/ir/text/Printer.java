@@ -92,7 +92,8 @@ public final class Printer {
         /// Numbers the body (regions continue the count) before anything prints, so that an
         /// invalid graph that uses a value before its definition still prints its number.
         private void name(Graph g) {
-            for (Value p : g.params()) names.putIfAbsent(p, "%" + valueName(paramName(p)));
+            for (Value p : g.params())
+                names.putIfAbsent(p, p.op() instanceof Op.Param(int _, String name, var _) ? "%" + valueName(name) : "%?");
             for (Value v : g.body()) {
                 names.putIfAbsent(v, "%" + counter++);
                 Graph region = Ops.region(v.op());
@@ -164,10 +165,6 @@ public final class Printer {
             String name = names.get(v);
             return name != null ? name : "%?"; // a value from outside this graph: only an invalid graph has one
         }
-    }
-
-    private static String paramName(Value p) {
-        return p.op() instanceof Op.Param(int _, String name, var _) ? name : "?";
     }
 
     // ---- lexical forms shared with the parser ------------------------------------------------

@@ -12,15 +12,15 @@ import java.util.stream.Stream;
 
 /// Test resources in `.kir` form: files under a classpath folder, split into cases at `// -----`
 /// lines (MLIR's `--split-input-file`).
-final class KirFiles {
+public final class KirFiles {
     private KirFiles() {}
 
     /// One case: its text (lines of other cases left out), the file it came from and the file line it starts on.
-    record Case(String file, int firstLine, String text) {
-        String name() { return file + ":" + firstLine; }
+    public record Case(String file, int firstLine, String text) {
+        public String name() { return file + ":" + firstLine; }
 
         /// The text without comment lines and surrounding blank lines: what the printer should give.
-        String canonical() {
+        public String canonical() {
             StringBuilder s = new StringBuilder();
             for (String line : text.split("\n", -1)) if (!line.strip().startsWith("//")) s.append(line).append('\n');
             return s.toString().strip() + "\n";
@@ -66,7 +66,7 @@ final class KirFiles {
         return out;
     }
 
-    static List<Case> allCases(String folder) {
+    public static List<Case> allCases(String folder) {
         List<Case> out = new ArrayList<>();
         for (Path p : files(folder)) out.addAll(cases(p));
         return out;

@@ -88,10 +88,12 @@ final class Vjp {
             case Neg _ -> of(need, () -> b.neg(g));
             // abs(x) -> g * sign(x)
             case Abs(var x) -> of(need, () -> b.mul(g, b.sign(x)));
-            // relu(x) -> select(x > 0, g, 0)
+            // relu(x) -> select(relu(x) > 0, g, 0). The mask reads the output, not x (the same
+            // bits, as relu(x) > 0 iff x > 0): then x has one user, so fusion can end the kernel
+            // that makes x with the relu (matmul_add_relu), and the split saves relu(x).
             case Relu(var x) -> of(need, () -> {
                 Value zero = zeros(x.type());
-                return b.select(b.gt(x, zero), g, zero);
+                return b.select(b.gt(out, zero), g, zero);
             });
             // exp(x) -> g * exp(x)
             case Exp _ -> of(need, () -> b.mul(g, out));

@@ -77,7 +77,7 @@ class GoldenTest {
                   %20 = transpose %3 {perm=[1,0]} : f32[128,32]         loc(grad(Mlp.java:19 in fc2))
                   %21 = matmul %20, %16 : f32[128,10]                   loc(grad(Mlp.java:19 in fc2))
                   %22 = const {value=0.0} : f32[32,128]                 loc(grad(Mlp.java:18))
-                  %23 = gt %2, %22 : bool[32,128]                       loc(grad(Mlp.java:18))
+                  %23 = gt %3, %22 : bool[32,128]                       loc(grad(Mlp.java:18))
                   %24 = select %23, %19, %22 : f32[32,128]              loc(grad(Mlp.java:18))
                   %25 = reduce_sum %24 {axes=[0]} : f32[128]            loc(grad(Mlp.java:18 in fc1))
                   %26 = transpose %x {perm=[1,0]} : f32[784,32]         loc(grad(Mlp.java:18 in fc1))
@@ -110,10 +110,10 @@ class GoldenTest {
                   %9 = reduce_sum %8 {axes=[0,1]} : f32[]
                   %10 = const {value=0.003125} : f32[]
                   %11 = mul %9, %10 : f32[]
-                  return %11, %2, %7
+                  return %11, %3, %7
                 }
                 """, printChecked(split.forward(), false));
-        // relu(%saved.0) is recomputed; the mask reads the saved pre-activation.
+        // The relu output is saved: the fc2 weight gradient and the relu mask both read it.
         assertEquals("""
                 graph @mlp_train_step_backward(
                     %x: f32[32,784],
@@ -121,37 +121,35 @@ class GoldenTest {
                     %saved.0: f32[32,128],
                     %saved.1: f32[32,10]
                 ) -> (f32[784,128], f32[128], f32[128,10], f32[10]) {
-                  %0 = relu %saved.0 : f32[32,128]                      loc(Mlp.java:18)
-                  %1 = const {value=0.003125} : f32[]                   loc(Train.java:12)
-                  %2 = const {value=1.0} : f32[]                        loc(grad(Train.java:12))
-                  %3 = mul %2, %1 : f32[]                               loc(grad(Train.java:12))
-                  %4 = broadcast %3 {dims=[]} : f32[32,10]              loc(grad(Train.java:12))
-                  %5 = mul %4, %saved.1 : f32[32,10]                    loc(grad(Train.java:12))
-                  %6 = add %5, %5 : f32[32,10]                          loc(grad(Train.java:12))
-                  %7 = reduce_sum %6 {axes=[0]} : f32[10]               loc(grad(Mlp.java:19 in fc2))
-                  %8 = transpose %fc2.w {perm=[1,0]} : f32[10,128]      loc(grad(Mlp.java:19 in fc2))
-                  %9 = matmul %6, %8 : f32[32,128]                      loc(grad(Mlp.java:19 in fc2))
-                  %10 = transpose %0 {perm=[1,0]} : f32[128,32]         loc(grad(Mlp.java:19 in fc2))
-                  %11 = matmul %10, %6 : f32[128,10]                    loc(grad(Mlp.java:19 in fc2))
-                  %12 = const {value=0.0} : f32[32,128]                 loc(grad(Mlp.java:18))
-                  %13 = gt %saved.0, %12 : bool[32,128]                 loc(grad(Mlp.java:18))
-                  %14 = select %13, %9, %12 : f32[32,128]               loc(grad(Mlp.java:18))
-                  %15 = reduce_sum %14 {axes=[0]} : f32[128]            loc(grad(Mlp.java:18 in fc1))
-                  %16 = transpose %x {perm=[1,0]} : f32[784,32]         loc(grad(Mlp.java:18 in fc1))
-                  %17 = matmul %16, %14 : f32[784,128]                  loc(grad(Mlp.java:18 in fc1))
-                  return %17, %15, %11, %7
+                  %0 = const {value=0.003125} : f32[]                   loc(Train.java:12)
+                  %1 = const {value=1.0} : f32[]                        loc(grad(Train.java:12))
+                  %2 = mul %1, %0 : f32[]                               loc(grad(Train.java:12))
+                  %3 = broadcast %2 {dims=[]} : f32[32,10]              loc(grad(Train.java:12))
+                  %4 = mul %3, %saved.1 : f32[32,10]                    loc(grad(Train.java:12))
+                  %5 = add %4, %4 : f32[32,10]                          loc(grad(Train.java:12))
+                  %6 = reduce_sum %5 {axes=[0]} : f32[10]               loc(grad(Mlp.java:19 in fc2))
+                  %7 = transpose %fc2.w {perm=[1,0]} : f32[10,128]      loc(grad(Mlp.java:19 in fc2))
+                  %8 = matmul %5, %7 : f32[32,128]                      loc(grad(Mlp.java:19 in fc2))
+                  %9 = transpose %saved.0 {perm=[1,0]} : f32[128,32]    loc(grad(Mlp.java:19 in fc2))
+                  %10 = matmul %9, %5 : f32[128,10]                     loc(grad(Mlp.java:19 in fc2))
+                  %11 = const {value=0.0} : f32[32,128]                 loc(grad(Mlp.java:18))
+                  %12 = gt %saved.0, %11 : bool[32,128]                 loc(grad(Mlp.java:18))
+                  %13 = select %12, %8, %11 : f32[32,128]               loc(grad(Mlp.java:18))
+                  %14 = reduce_sum %13 {axes=[0]} : f32[128]            loc(grad(Mlp.java:18 in fc1))
+                  %15 = transpose %x {perm=[1,0]} : f32[784,32]         loc(grad(Mlp.java:18 in fc1))
+                  %16 = matmul %15, %13 : f32[784,128]                  loc(grad(Mlp.java:18 in fc1))
+                  return %16, %14, %10, %6
                 }
                 """, printChecked(split.backward(), true));
         assertEquals("""
-                split @mlp_train_step: forward 12 ops, backward 18 ops
+                split @mlp_train_step: forward 12 ops, backward 17 ops
                 saved for the backward (minimum cut over bytes; parameters cost nothing):
                   %x                    f32[32,784]      parameter
                   %fc2.w                f32[128,10]      parameter
-                  %saved.0              f32[32,128]      %2 = add
+                  %saved.0              f32[32,128]      %3 = relu
                   %saved.1              f32[32,10]       %7 = sub
                 saved activations: 17664 bytes in 2 values
                 recomputed in the backward:
-                  %3 = relu : f32[32,128]
                   %10 = const : f32[]
                 """, split.report());
     }

@@ -1,0 +1,34 @@
+package dev.kiln.bench;
+
+import dev.kiln.codegen.jvm.JvmBackend;
+import dev.kiln.codegen.jvm.JvmExecutable;
+import dev.kiln.runtime.NdArray;
+import org.openjdk.jmh.annotations.*;
+
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/// MNISTNet inference through the JVM backend at batch 1 and 64, with the shared pool
+/// (`-Dkiln.threads`, default: all cores). Score: ms per batch.
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 5, time = 1)
+@Measurement(iterations = 10, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
+public class MnistBench {
+    @Param({"1", "64"}) int batch;
+
+    JvmExecutable exe;
+    List<NdArray> inputs, outputs;
+
+    @Setup public void setup() {
+        exe = JvmBackend.compile(MnistNet.forward());
+        inputs = MnistNet.inputs(batch, 7);
+        outputs = List.of(NdArray.zeros(dev.kiln.runtime.DType.F32, batch, 10));
+    }
+
+    @Benchmark public List<NdArray> forward() {
+        return exe.run(inputs, outputs);
+    }
+}

@@ -1,0 +1,568 @@
+package dev.kiln.codegen.jvm;
+
+import dev.kiln.passes.lower.Kir.*;
+import dev.kiln.passes.lower.KernelProgram;
+import dev.kiln.runtime.DType;
+import org.objectweb.asm.ClassWriter;
+import org.objectweb.asm.Label;
+import org.objectweb.asm.MethodVisitor;
+import org.objectweb.asm.Type;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+
+import static org.objectweb.asm.Opcodes.*;
+
+/// Kernel IR to JVM bytecode: one class per kernel program, implementing `KernelSet`. Each
+/// top-level statement of a kernel (a loop nest or a library call, and a call's epilogue)
+/// becomes its own small static method `tN(Object[] buffers, int[] dims, int lo, int hi)`
+/// running outer iterations `[lo, hi)`, so that every method stays far below HotSpot's
+/// 8,000-byte JIT limit whatever the graph's size, and so that the executor can split any
+/// loop across threads. `run(task, ...)` dispatches through a tableswitch, in pages of 256
+/// tasks so the dispatcher stays small too.
+///
+/// Loops are plain counted `int` loops over primitive arrays, the shape C2 unrolls and
+/// vectorizes; buffers and symbols are read into locals once per method.
+final class BytecodeGen {
+    static final String KERNEL_SET = "dev/kiln/codegen/jvm/rt/KernelSet";
+    /// Task methods: (code, buffers, dims, lo, hi). `code` is the KernelSet itself, handed to a
+    /// library call so it can run the call's epilogue task on each block it finishes.
+    static final String TASK_DESC = "(Ldev/kiln/codegen/jvm/rt/KernelSet;[Ljava/lang/Object;[III)V";
+    static final int PAGE = 256;
+    static final String EPI_DESC = "Ldev/kiln/codegen/jvm/rt/KernelSet;I[Ljava/lang/Object;[III";
+    static final String PAGE_DESC = "(ILdev/kiln/codegen/jvm/rt/KernelSet;[Ljava/lang/Object;[III)V";
+
+    /// One unit of execution: a loop nest (splittable over its outer loop) or a call. An
+    /// epilogue task (`inCall`) is run by its call, block by block, not by the executor.
+    record Task(int kernel, Stmt stmt, boolean call, boolean inCall) {}
+
+    private final KernelProgram program;
+    private final String className;
+    final List<Task> tasks = new ArrayList<>();
+
+    BytecodeGen(KernelProgram program, String className) {
+        this.program = program;
+        this.className = className;
+        for (int k = 0; k < program.kernels().size(); k++)
+            for (Stmt s : program.kernels().get(k).body()) {
+                if (s instanceof Call c) {
+                    tasks.add(new Task(k, c, true, false));
+                    if (c.epilogue() != null) tasks.add(new Task(k, c.epilogue(), false, true));
+                } else tasks.add(new Task(k, s, false, false));
+            }
+    }
+
+    byte[] generate() {
+        ClassWriter cw = new ClassWriter(ClassWriter.COMPUTE_FRAMES) {
+            @Override protected String getCommonSuperClass(String a, String b) { return "java/lang/Object"; }
+        };
+        cw.visit(V25, ACC_PUBLIC | ACC_FINAL | ACC_SUPER, className, null, "java/lang/Object", new String[]{KERNEL_SET});
+        MethodVisitor init = cw.visitMethod(ACC_PUBLIC, "<init>", "()V", null, null);
+        init.visitCode();
+        init.visitVarInsn(ALOAD, 0);
+        init.visitMethodInsn(INVOKESPECIAL, "java/lang/Object", "<init>", "()V", false);
+        init.visitInsn(RETURN);
+        init.visitMaxs(0, 0);
+        init.visitEnd();
+        for (int t = 0; t < tasks.size(); t++) new MethodGen(cw, "t" + t, tasks.get(t)).emit();
+        int pages = (tasks.size() + PAGE - 1) / PAGE;
+        for (int p = 0; p < pages; p++) dispatchPage(cw, p);
+        MethodVisitor run = cw.visitMethod(ACC_PUBLIC, "run", "(I[Ljava/lang/Object;[III)V", null, null);
+        run.visitCode();
+        if (pages > 0) {
+            Label[] labels = new Label[pages];
+            for (int p = 0; p < pages; p++) labels[p] = new Label();
+            Label bad = new Label();
+            run.visitVarInsn(ILOAD, 1);
+            push(run, PAGE);
+            run.visitInsn(IDIV);
+            run.visitTableSwitchInsn(0, pages - 1, bad, labels);
+            for (int p = 0; p < pages; p++) {
+                run.visitLabel(labels[p]);
+                run.visitVarInsn(ILOAD, 1);
+                run.visitVarInsn(ALOAD, 0);
+                for (int i = 2; i <= 5; i++) run.visitVarInsn(i <= 3 ? ALOAD : ILOAD, i);
+                run.visitMethodInsn(INVOKESTATIC, className, "page" + p, PAGE_DESC, false);
+                run.visitInsn(RETURN);
+            }
+            run.visitLabel(bad);
+        }
+        run.visitTypeInsn(NEW, "java/lang/IllegalArgumentException");
+        run.visitInsn(DUP);
+        run.visitLdcInsn("no such task");
+        run.visitMethodInsn(INVOKESPECIAL, "java/lang/IllegalArgumentException", "<init>", "(Ljava/lang/String;)V", false);
+        run.visitInsn(ATHROW);
+        run.visitMaxs(0, 0);
+        run.visitEnd();
+        cw.visitEnd();
+        return cw.toByteArray();
+    }
+
+    private void dispatchPage(ClassWriter cw, int page) {
+        MethodVisitor mv = cw.visitMethod(ACC_PRIVATE | ACC_STATIC, "page" + page, PAGE_DESC, null, null);
+        mv.visitCode();
+        int from = page * PAGE, to = Math.min(tasks.size(), from + PAGE);
+        Label[] labels = new Label[to - from];
+        for (int i = 0; i < labels.length; i++) labels[i] = new Label();
+        Label bad = new Label();
+        mv.visitVarInsn(ILOAD, 0);
+        mv.visitTableSwitchInsn(from, to - 1, bad, labels);
+        for (int t = from; t < to; t++) {
+            mv.visitLabel(labels[t - from]);
+            mv.visitVarInsn(ALOAD, 1);
+            mv.visitVarInsn(ALOAD, 2);
+            mv.visitVarInsn(ALOAD, 3);
+            mv.visitVarInsn(ILOAD, 4);
+            mv.visitVarInsn(ILOAD, 5);
+            mv.visitMethodInsn(INVOKESTATIC, className, "t" + t, TASK_DESC, false);
+            mv.visitInsn(RETURN);
+        }
+        mv.visitLabel(bad);
+        mv.visitInsn(RETURN);
+        mv.visitMaxs(0, 0);
+        mv.visitEnd();
+    }
+
+    static void push(MethodVisitor mv, int v) {
+        if (v >= -1 && v <= 5) mv.visitInsn(ICONST_0 + v);
+        else if (v >= Byte.MIN_VALUE && v <= Byte.MAX_VALUE) mv.visitIntInsn(BIPUSH, v);
+        else if (v >= Short.MIN_VALUE && v <= Short.MAX_VALUE) mv.visitIntInsn(SIPUSH, v);
+        else mv.visitLdcInsn(v);
+    }
+
+    static String arrayDesc(DType d) {
+        return switch (d) {
+            case F32 -> "[F"; case F64 -> "[D"; case I32 -> "[I"; case I64 -> "[J"; case BOOL -> "[Z"; case F16, BF16 -> "[S";
+        };
+    }
+
+    /// JVM value kind of a compute type.
+    static Type jvm(DType d) {
+        return switch (d) {
+            case BOOL, I32 -> Type.INT_TYPE; case I64 -> Type.LONG_TYPE; case F16, BF16, F32 -> Type.FLOAT_TYPE; case F64 -> Type.DOUBLE_TYPE;
+        };
+    }
+
+    /// One task method.
+    private final class MethodGen {
+        final MethodVisitor mv;
+        final Task task;
+        final Map<Integer, Integer> bufferLocals = new HashMap<>();
+        final Map<String, Integer> symLocals = new HashMap<>();
+        final Map<String, Integer> locals = new HashMap<>();
+        final Map<String, DType> localTypes = new HashMap<>();
+        int next = 5;
+
+        MethodGen(ClassWriter cw, String name, Task task) {
+            this.task = task;
+            this.mv = cw.visitMethod(ACC_PRIVATE | ACC_STATIC, name, TASK_DESC, null, null);
+        }
+
+        int alloc(Type t) {
+            int slot = next;
+            next += t.getSize();
+            return slot;
+        }
+
+        void emit() {
+            mv.visitCode();
+            LinkedHashSet<Integer> bufs = new LinkedHashSet<>();
+            LinkedHashSet<String> syms = new LinkedHashSet<>();
+            scan(task.stmt(), bufs, syms);
+            for (int b : bufs) {
+                int slot = alloc(Type.getType(Object.class));
+                mv.visitVarInsn(ALOAD, 1);
+                push(mv, b);
+                mv.visitInsn(AALOAD);
+                mv.visitTypeInsn(CHECKCAST, arrayDesc(program.buffers().get(b).dtype()));
+                mv.visitVarInsn(ASTORE, slot);
+                bufferLocals.put(b, slot);
+            }
+            for (String s : syms) {
+                int slot = alloc(Type.INT_TYPE);
+                mv.visitVarInsn(ALOAD, 2);
+                push(mv, program.symbols().indexOf(s));
+                mv.visitInsn(IALOAD);
+                mv.visitVarInsn(ISTORE, slot);
+                symLocals.put(s, slot);
+            }
+            switch (task.stmt()) {
+                case Loop l -> loop(l, true);
+                case Call c -> call(c.call(), c.epilogue());
+                default -> throw new IllegalStateException("task is not a loop or call");
+            }
+            mv.visitInsn(RETURN);
+            mv.visitMaxs(0, 0);
+            mv.visitEnd();
+        }
+
+        // ---- statements ------------------------------------------------------------------
+
+        void stmt(Stmt s) {
+            switch (s) {
+                case Loop l -> loop(l, false);
+                case Let l -> {
+                    Type t = jvm(l.value().type());
+                    int slot = locals.computeIfAbsent(l.name(), k -> alloc(t));
+                    localTypes.put(l.name(), l.value().type());
+                    expr(l.value());
+                    mv.visitVarInsn(t.getOpcode(ISTORE), slot);
+                }
+                case Set l -> {
+                    Type t = jvm(localTypes.get(l.name()));
+                    expr(l.value());
+                    mv.visitVarInsn(t.getOpcode(ISTORE), locals.get(l.name()));
+                }
+                case Store st -> {
+                    DType d = program.buffers().get(st.buffer()).dtype();
+                    mv.visitVarInsn(ALOAD, bufferLocals.get(st.buffer()));
+                    expr(st.index());
+                    expr(st.value());
+                    switch (d) {
+                        case F16 -> mv.visitMethodInsn(INVOKESTATIC, "java/lang/Float", "floatToFloat16", "(F)S", false);
+                        case BF16 -> mv.visitMethodInsn(INVOKESTATIC, "dev/kiln/runtime/NdArray", "floatToBf16", "(F)S", false);
+                        default -> {}
+                    }
+                    mv.visitInsn(switch (d) {
+                        case F32 -> FASTORE; case F64 -> DASTORE; case I32 -> IASTORE; case I64 -> LASTORE; case BOOL -> BASTORE;
+                        case F16, BF16 -> SASTORE;
+                    });
+                }
+                case Call c -> throw new IllegalStateException("nested call");
+            }
+        }
+
+        /// `for (v = lo; v < hi; v++)`; a top-level loop takes its range from the arguments.
+        void loop(Loop l, boolean top) {
+            int var = locals.computeIfAbsent(l.var(), k -> alloc(Type.INT_TYPE));
+            localTypes.put(l.var(), DType.I32);
+            int limit = alloc(Type.INT_TYPE);
+            if (top) {
+                mv.visitVarInsn(ILOAD, 4);
+                mv.visitVarInsn(ISTORE, limit);
+                mv.visitVarInsn(ILOAD, 3);
+            } else {
+                expr(l.extent());
+                mv.visitVarInsn(ISTORE, limit);
+                mv.visitInsn(ICONST_0);
+            }
+            mv.visitVarInsn(ISTORE, var);
+            Label head = new Label(), end = new Label();
+            mv.visitLabel(head);
+            mv.visitVarInsn(ILOAD, var);
+            mv.visitVarInsn(ILOAD, limit);
+            mv.visitJumpInsn(IF_ICMPGE, end);
+            for (Stmt s : l.body()) stmt(s);
+            mv.visitIincInsn(var, 1);
+            mv.visitJumpInsn(GOTO, head);
+            mv.visitLabel(end);
+        }
+
+        /// Pushes (code, epilogue task or -1, buffers, dims, epilogue iterations per block or 0, epilogue extent).
+        void epilogueArgs(Loop epi, Expr perUnitFlat, boolean nestedPerUnit, Expr numel) {
+            mv.visitVarInsn(ALOAD, 0);
+            if (epi == null) {
+                push(mv, -1);
+                mv.visitVarInsn(ALOAD, 1);
+                mv.visitVarInsn(ALOAD, 2);
+                push(mv, 0);
+                push(mv, 0);
+                return;
+            }
+            push(mv, tasks.indexOf(task) + 1);
+            mv.visitVarInsn(ALOAD, 1);
+            mv.visitVarInsn(ALOAD, 2);
+            if (epi.extent().equals(numel)) expr(perUnitFlat); // one flat loop over the output
+            else push(mv, nestedPerUnit ? 1 : 0);
+            expr(epi.extent());
+        }
+
+        void call(LibCall c, Loop epi) {
+            switch (c) {
+                case Gemm g -> {
+                    if (g.dtype() != DType.F32) throw new IllegalStateException("gemm on " + g.dtype());
+                    for (int b : List.of(g.out(), g.a(), g.b())) mv.visitVarInsn(ALOAD, bufferLocals.get(b));
+                    for (Expr e : List.of(g.batch(), g.m(), g.n(), g.k())) expr(e);
+                    push(mv, g.transA() ? 1 : 0);
+                    push(mv, g.transB() ? 1 : 0);
+                    Expr numel = program.buffers().get(g.out()).numel();
+                    // nested loops run over rows when the output is a matrix (its outer loop is M)
+                    epilogueArgs(epi, g.n(), epi != null && epi.extent().equals(g.m()) && dev.kiln.passes.lower.BufferPlan.eval(g.batch(), x -> 2) == 1, numel);
+                    mv.visitMethodInsn(INVOKESTATIC, "dev/kiln/codegen/jvm/rt/Gemm", "sgemmBatch",
+                            "([F[F[FIIIIZZ" + EPI_DESC + ")V", false);
+                }
+                case Conv cv -> {
+                    push(mv, cv.form().ordinal());
+                    push(mv, switch (cv.dtype()) { case F32 -> 0; case F64 -> 1; case F16 -> 2; case BF16 -> 3;
+                        default -> throw new IllegalStateException("conv2d on " + cv.dtype()); });
+                    for (int b : List.of(cv.x(), cv.w(), cv.y())) mv.visitVarInsn(ALOAD, bufferLocals.get(b));
+                    expr(cv.n());
+                    ConvGeom q = cv.geom();
+                    for (int v : new int[]{q.c(), q.h(), q.w(), q.o(), q.kh(), q.kw(), q.oh(), q.ow(), q.sh(), q.sw(), q.ph(), q.pw(),
+                            q.dh(), q.dw(), q.groups()}) push(mv, v);
+                    Expr numel = program.buffers().get(cv.out()).numel();
+                    int perImage = switch (cv.form()) { case FORWARD -> q.o() * q.oh() * q.ow(); case GRAD_INPUT -> q.c() * q.h() * q.w();
+                        case GRAD_WEIGHT -> 0; };
+                    // nested loops run over images (the outer axis N), except for the weight gradient
+                    epilogueArgs(epi, new IntConst(perImage, DType.I32), cv.form() != ConvForm.GRAD_WEIGHT, numel);
+                    mv.visitMethodInsn(INVOKESTATIC, "dev/kiln/codegen/jvm/rt/ConvKernels", "run",
+                            "(IILjava/lang/Object;Ljava/lang/Object;Ljava/lang/Object;IIIIIIIIIIIIIIII" + EPI_DESC + ")V", false);
+                }
+            }
+        }
+
+        // ---- expressions -----------------------------------------------------------------
+
+        void expr(Expr e) {
+            switch (e) {
+                case IntConst c -> {
+                    if (c.type() == DType.I64) mv.visitLdcInsn(c.value());
+                    else push(mv, (int) c.value());
+                }
+                case FloatConst c -> {
+                    if (c.type() == DType.F64) mv.visitLdcInsn(c.value());
+                    else mv.visitLdcInsn((float) c.value());
+                }
+                case Sym s -> mv.visitVarInsn(ILOAD, symLocals.get(s.name()));
+                case Local l -> mv.visitVarInsn(jvm(l.type()).getOpcode(ILOAD), locals.get(l.name()));
+                case Load l -> {
+                    DType d = program.buffers().get(l.buffer()).dtype();
+                    mv.visitVarInsn(ALOAD, bufferLocals.get(l.buffer()));
+                    expr(l.index());
+                    switch (d) {
+                        case F32 -> mv.visitInsn(FALOAD);
+                        case F64 -> mv.visitInsn(DALOAD);
+                        case I32 -> mv.visitInsn(IALOAD);
+                        case I64 -> mv.visitInsn(LALOAD);
+                        case BOOL -> mv.visitInsn(BALOAD);
+                        case F16 -> {
+                            mv.visitInsn(SALOAD);
+                            mv.visitMethodInsn(INVOKESTATIC, "java/lang/Float", "float16ToFloat", "(S)F", false);
+                        }
+                        case BF16 -> {
+                            mv.visitInsn(SALOAD);
+                            mv.visitMethodInsn(INVOKESTATIC, "dev/kiln/runtime/NdArray", "bf16ToFloat", "(S)F", false);
+                        }
+                    }
+                }
+                case Un u -> unary(u);
+                case Bin b -> binary(b);
+                case Sel s -> {
+                    Label no = new Label(), end = new Label();
+                    expr(s.cond());
+                    mv.visitJumpInsn(IFEQ, no);
+                    expr(s.onTrue());
+                    mv.visitJumpInsn(GOTO, end);
+                    mv.visitLabel(no);
+                    expr(s.onFalse());
+                    mv.visitLabel(end);
+                }
+                case Convert c -> {
+                    expr(c.x());
+                    convert(c.x().type(), c.type());
+                }
+                case Rand r -> {
+                    expr(r.seed());
+                    expr(r.index());
+                    mv.visitMethodInsn(INVOKESTATIC, "dev/kiln/runtime/Rng", "uniform", "(JJ)D", false);
+                    convert(DType.F64, r.type());
+                }
+            }
+        }
+
+        /// Rounds a float on the stack to f16/bf16 precision when `d` asks for it.
+        void round(DType d) {
+            if (d == DType.F16) mv.visitMethodInsn(INVOKESTATIC, "dev/kiln/codegen/jvm/rt/Rt", "toF16", "(F)F", false);
+            if (d == DType.BF16) mv.visitMethodInsn(INVOKESTATIC, "dev/kiln/codegen/jvm/rt/Rt", "toBf16", "(F)F", false);
+        }
+
+        void math(String name, Type t) {
+            String d = t.getDescriptor();
+            mv.visitMethodInsn(INVOKESTATIC, "java/lang/Math", name, "(" + d + ")" + d, false);
+        }
+
+        void math2(String name, Type t) {
+            String d = t.getDescriptor();
+            mv.visitMethodInsn(INVOKESTATIC, "java/lang/Math", name, "(" + d + d + ")" + d, false);
+        }
+
+        void unary(Un u) {
+            DType d = u.type();
+            Type t = jvm(d);
+            DType xt = u.x().type();
+            expr(u.x());
+            switch (u.op()) {
+                case NEG -> mv.visitInsn(t.getOpcode(INEG));
+                case ABS -> math("abs", t);
+                case SIGN -> {
+                    if (d == DType.I32) mv.visitMethodInsn(INVOKESTATIC, "java/lang/Integer", "signum", "(I)I", false);
+                    else if (d == DType.I64) {
+                        mv.visitMethodInsn(INVOKESTATIC, "java/lang/Long", "signum", "(J)I", false);
+                        mv.visitInsn(I2L);
+                    } else math("signum", t);
+                }
+                case RELU -> {
+                    zero(t);
+                    math2("max", t);
+                }
+                case EXP, LOG, TANH, SQRT -> {
+                    String name = u.op().name().toLowerCase();
+                    if (t == Type.FLOAT_TYPE) {
+                        mv.visitInsn(F2D);
+                        math(name, Type.DOUBLE_TYPE);
+                        mv.visitInsn(D2F);
+                        round(d);
+                    } else math(name, Type.DOUBLE_TYPE);
+                }
+                case NOT -> {
+                    mv.visitInsn(ICONST_1);
+                    mv.visitInsn(IXOR);
+                }
+                case ISNAN -> {
+                    if (jvm(xt) == Type.FLOAT_TYPE) mv.visitMethodInsn(INVOKESTATIC, "java/lang/Float", "isNaN", "(F)Z", false);
+                    else if (jvm(xt) == Type.DOUBLE_TYPE) mv.visitMethodInsn(INVOKESTATIC, "java/lang/Double", "isNaN", "(D)Z", false);
+                    else {
+                        mv.visitInsn(jvm(xt).getSize() == 2 ? POP2 : POP);
+                        mv.visitInsn(ICONST_0);
+                    }
+                }
+            }
+        }
+
+        void zero(Type t) {
+            if (t == Type.INT_TYPE) mv.visitInsn(ICONST_0);
+            else if (t == Type.LONG_TYPE) mv.visitInsn(LCONST_0);
+            else if (t == Type.FLOAT_TYPE) mv.visitInsn(FCONST_0);
+            else mv.visitInsn(DCONST_0);
+        }
+
+        void binary(Bin b) {
+            DType ot = b.a().type();
+            Type t = jvm(ot);
+            if (b.op().isCompare()) {
+                expr(b.a());
+                expr(b.b());
+                compare(b.op(), t);
+                return;
+            }
+            if (b.op() == BinOp.POW) {
+                expr(b.a());
+                convert(ot, DType.F64);
+                expr(b.b());
+                convert(ot, DType.F64);
+                mv.visitMethodInsn(INVOKESTATIC, "java/lang/Math", "pow", "(DD)D", false);
+                if (ot.isInteger()) {
+                    mv.visitInsn(D2L);
+                    if (ot == DType.I32) mv.visitInsn(L2I);
+                } else convert(DType.F64, ot);
+                return;
+            }
+            expr(b.a());
+            expr(b.b());
+            switch (b.op()) {
+                case ADD -> mv.visitInsn(t.getOpcode(IADD));
+                case SUB -> mv.visitInsn(t.getOpcode(ISUB));
+                case MUL -> mv.visitInsn(t.getOpcode(IMUL));
+                case DIV -> {
+                    if (ot.isInteger()) {
+                        String d = t.getDescriptor();
+                        mv.visitMethodInsn(INVOKESTATIC, "dev/kiln/codegen/jvm/rt/Rt", "div", "(" + d + d + ")" + d, false);
+                    } else mv.visitInsn(t.getOpcode(IDIV));
+                }
+                case MOD -> mv.visitInsn(t.getOpcode(IREM));
+                case MAX -> math2("max", t);
+                case MIN -> math2("min", t);
+                case AND -> mv.visitInsn(IAND);
+                case OR -> mv.visitInsn(IOR);
+                default -> throw new IllegalStateException(b.op().name());
+            }
+            if (b.op() != BinOp.MAX && b.op() != BinOp.MIN) round(b.type());
+        }
+
+        /// Compares the two values on the stack; pushes 0 or 1. Float comparisons with NaN
+        /// are false except `!=`, as in Java.
+        void compare(BinOp op, Type t) {
+            int jump;
+            if (t == Type.INT_TYPE) {
+                jump = switch (op) { case EQ -> IF_ICMPEQ; case NE -> IF_ICMPNE; case LT -> IF_ICMPLT; case LE -> IF_ICMPLE;
+                    case GT -> IF_ICMPGT; default -> IF_ICMPGE; };
+            } else {
+                if (t == Type.LONG_TYPE) mv.visitInsn(LCMP);
+                else {
+                    boolean g = op == BinOp.LT || op == BinOp.LE; // NaN must make these false
+                    mv.visitInsn(t == Type.FLOAT_TYPE ? (g ? FCMPG : FCMPL) : (g ? DCMPG : DCMPL));
+                }
+                jump = switch (op) { case EQ -> IFEQ; case NE -> IFNE; case LT -> IFLT; case LE -> IFLE; case GT -> IFGT; default -> IFGE; };
+            }
+            Label yes = new Label(), end = new Label();
+            mv.visitJumpInsn(jump, yes);
+            mv.visitInsn(ICONST_0);
+            mv.visitJumpInsn(GOTO, end);
+            mv.visitLabel(yes);
+            mv.visitInsn(ICONST_1);
+            mv.visitLabel(end);
+        }
+
+        /// Converts the value on the stack with the interpreter's rules.
+        void convert(DType from, DType to) {
+            if (from == to) return;
+            Type f = jvm(from), t = jvm(to);
+            if (to == DType.BOOL) {
+                zero(f);
+                compare(BinOp.NE, f);
+                return;
+            }
+            if (f == t) { // f16 <-> bf16 <-> f32, or bool -> i32
+                round(to);
+                return;
+            }
+            if (from == DType.I64 && t == Type.FLOAT_TYPE) { // via double, as NdArray.setDouble does
+                mv.visitInsn(L2D);
+                mv.visitInsn(D2F);
+                round(to);
+                return;
+            }
+            int op = f == Type.INT_TYPE ? (t == Type.LONG_TYPE ? I2L : t == Type.FLOAT_TYPE ? I2F : I2D)
+                    : f == Type.LONG_TYPE ? (t == Type.INT_TYPE ? L2I : L2D)
+                    : f == Type.FLOAT_TYPE ? (t == Type.INT_TYPE ? F2I : t == Type.LONG_TYPE ? F2L : F2D)
+                    : (t == Type.INT_TYPE ? D2I : t == Type.LONG_TYPE ? D2L : D2F);
+            mv.visitInsn(op);
+            round(to);
+        }
+
+        // ---- what a task touches -----------------------------------------------------------
+
+        void scan(Stmt s, LinkedHashSet<Integer> bufs, LinkedHashSet<String> syms) {
+            switch (s) {
+                case Loop l -> { scan(l.extent(), bufs, syms); for (Stmt b : l.body()) scan(b, bufs, syms); }
+                case Let l -> scan(l.value(), bufs, syms);
+                case Set l -> scan(l.value(), bufs, syms);
+                case Store st -> { bufs.add(st.buffer()); scan(st.index(), bufs, syms); scan(st.value(), bufs, syms); }
+                case Call c -> {
+                    bufs.add(c.call().out());
+                    bufs.addAll(c.call().reads());
+                    switch (c.call()) {
+                        case Gemm g -> { for (Expr e : List.of(g.batch(), g.m(), g.n(), g.k())) scan(e, bufs, syms); }
+                        case Conv cv -> scan(cv.n(), bufs, syms);
+                    }
+                }
+            }
+        }
+
+        void scan(Expr e, LinkedHashSet<Integer> bufs, LinkedHashSet<String> syms) {
+            switch (e) {
+                case Sym s -> syms.add(s.name());
+                case Load l -> { bufs.add(l.buffer()); scan(l.index(), bufs, syms); }
+                case Un u -> scan(u.x(), bufs, syms);
+                case Bin b -> { scan(b.a(), bufs, syms); scan(b.b(), bufs, syms); }
+                case Sel s -> { scan(s.cond(), bufs, syms); scan(s.onTrue(), bufs, syms); scan(s.onFalse(), bufs, syms); }
+                case Convert c -> scan(c.x(), bufs, syms);
+                case Rand r -> { scan(r.seed(), bufs, syms); scan(r.index(), bufs, syms); }
+                case IntConst _, FloatConst _, Local _ -> {}
+            }
+        }
+    }
+}

@@ -1,0 +1,269 @@
+package dev.kiln.codegen.jvm.rt;
+
+import dev.kiln.runtime.NdArray;
+
+/// The three forms of 2-D convolution (PyTorch's cross-correlation, NCHW, grouped): f32 by
+/// im2col and `Gemm`, in parallel over images; other float dtypes by a direct loop in double
+/// (the interpreter's arithmetic), which is slow but exact.
+///
+/// - forward: `y[n] = W @ col(x[n])` per group;
+/// - gradient of the input: `dcol = W^T @ g[n]`, scattered back by col2im;
+/// - gradient of the weight: `dW = sum_n g[n] @ col(x[n])^T`, each thread summing its images
+///   into a private buffer that is then added to the result under a lock.
+///
+/// Thread-safety: scratch is per thread; calls on different outputs may run concurrently.
+public final class ConvKernels {
+    private ConvKernels() {}
+
+    public static final int FORWARD = 0, GRAD_INPUT = 1, GRAD_WEIGHT = 2;
+    /// dtype codes: 0 = f32, 1 = f64, 2 = f16, 3 = bf16.
+    public static final int F32 = 0, F64 = 1, F16 = 2, BF16 = 3;
+
+    private static final class Scratch { float[] col = new float[0], part = new float[0]; }
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /// Runs one convolution form, then task `epi` of `code` (an in-place epilogue on the
+    /// output) on each image's outer iterations `[i*perImage, (i+1)*perImage)` right after
+    /// that image is done, or once over `[0, extent)` at the end when `perImage` is 0.
+    public static void run(int form, int dtype, Object x, Object w, Object y, int n, int c, int h, int wd, int o, int kh, int kw,
+                           int oh, int ow, int sh, int sw, int ph, int pw, int dh, int dw, int groups,
+                           KernelSet code, int epi, Object[] bufs, int[] dims, int perImage, int extent) {
+        Geom q = new Geom(n, c, h, wd, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups);
+        boolean perImg = epi >= 0 && perImage > 0;
+        if (dtype != F32) {
+            reference(form, dtype, x, w, y, q);
+        } else {
+            float[] xf = (float[]) x, wf = (float[]) w, yf = (float[]) y;
+            Pool pool = Pool.shared();
+            long flops = 2L * n * o * (c / groups) * kh * kw * oh * ow;
+            // few images: each image's product is split instead (see forward/gradInput)
+            int threads = flops < 1_000_000 || n < pool.size() ? 1 : pool.size();
+            Pool inner = threads == 1 ? pool : null;
+            switch (form) {
+                case FORWARD -> pool.run(threads, part -> {
+                    for (int i = part; i < n; i += threads) {
+                        forward(q, xf, wf, yf, i, inner);
+                        if (perImg) code.run(epi, bufs, dims, i * perImage, (i + 1) * perImage);
+                    }
+                });
+                case GRAD_INPUT -> pool.run(threads, part -> {
+                    for (int i = part; i < n; i += threads) {
+                        gradInput(q, xf, wf, yf, i, inner);
+                        if (perImg) code.run(epi, bufs, dims, i * perImage, (i + 1) * perImage);
+                    }
+                });
+                case GRAD_WEIGHT -> {
+                    java.util.Arrays.fill(wf, 0f);
+                    int parts = Math.min(threads == 1 ? 1 : pool.size(), Math.max(1, n));
+                    pool.run(parts, part -> gradWeight(q, xf, wf, yf, part, parts));
+                }
+                default -> throw new IllegalArgumentException("conv form " + form);
+            }
+        }
+        if (epi >= 0 && dtype != F32 && perImg) for (int i = 0; i < n; i++) code.run(epi, bufs, dims, i * perImage, (i + 1) * perImage);
+        if (epi >= 0 && !perImg && extent > 0) code.run(epi, bufs, dims, 0, extent);
+    }
+
+    record Geom(int n, int c, int h, int w, int o, int kh, int kw, int oh, int ow, int sh, int sw, int ph, int pw,
+                int dh, int dw, int groups) {
+        int cg() { return c / groups; }
+        int og() { return o / groups; }
+        int rows() { return cg() * kh * kw; }
+        int cols() { return oh * ow; }
+        boolean direct() { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
+    }
+
+    private static float[] col(Geom q) {
+        Scratch s = SCRATCH.get();
+        int need = q.rows() * q.cols();
+        if (s.col.length < need) s.col = new float[need];
+        return s.col;
+    }
+
+    /// Unfolds the input patches of image `img`, group `g`: row (c,a,b), column (p,q).
+    static void im2col(Geom q, float[] x, int img, int g, float[] col) {
+        int cols = q.cols();
+        for (int ci = 0; ci < q.cg(); ci++) {
+            int xBase = ((img * q.c) + g * q.cg() + ci) * q.h * q.w;
+            for (int a = 0; a < q.kh; a++)
+                for (int b = 0; b < q.kw; b++) {
+                    int row = (ci * q.kh + a) * q.kw + b, dst = row * cols;
+                    for (int p = 0; p < q.oh; p++) {
+                        int ih = p * q.sh - q.ph + a * q.dh;
+                        int at = dst + p * q.ow;
+                        if (ih < 0 || ih >= q.h) {
+                            java.util.Arrays.fill(col, at, at + q.ow, 0f);
+                            continue;
+                        }
+                        int src = xBase + ih * q.w;
+                        int off = b * q.dw - q.pw;
+                        if (q.sw == 1) {
+                            // contiguous run: valid iw = s + off for s in [lo, hi)
+                            int lo = Math.max(0, -off), hi = Math.min(q.ow, q.w - off);
+                            for (int s = 0; s < Math.min(lo, q.ow); s++) col[at + s] = 0f;
+                            if (lo < hi) System.arraycopy(x, src + lo + off, col, at + lo, hi - lo);
+                            for (int s = Math.max(hi, lo); s < q.ow; s++) col[at + s] = 0f;
+                        } else {
+                            for (int s = 0; s < q.ow; s++) {
+                                int iw = s * q.sw + off;
+                                col[at + s] = iw >= 0 && iw < q.w ? x[src + iw] : 0f;
+                            }
+                        }
+                    }
+                }
+        }
+    }
+
+    /// Adds the columns back onto image `img`, group `g` of `dx` (the adjoint of im2col).
+    static void col2im(Geom q, float[] col, int img, int g, float[] dx) {
+        int cols = q.cols();
+        for (int ci = 0; ci < q.cg(); ci++) {
+            int xBase = ((img * q.c) + g * q.cg() + ci) * q.h * q.w;
+            for (int a = 0; a < q.kh; a++)
+                for (int b = 0; b < q.kw; b++) {
+                    int row = (ci * q.kh + a) * q.kw + b, src = row * cols;
+                    for (int p = 0; p < q.oh; p++) {
+                        int ih = p * q.sh - q.ph + a * q.dh;
+                        if (ih < 0 || ih >= q.h) continue;
+                        int dst = xBase + ih * q.w, at = src + p * q.ow, off = b * q.dw - q.pw;
+                        if (q.sw == 1) {
+                            int lo = Math.max(0, -off), hi = Math.min(q.ow, q.w - off);
+                            for (int s = lo; s < hi; s++) dx[dst + s + off] += col[at + s];
+                        } else {
+                            for (int s = 0; s < q.ow; s++) {
+                                int iw = s * q.sw + off;
+                                if (iw >= 0 && iw < q.w) dx[dst + iw] += col[at + s];
+                            }
+                        }
+                    }
+                }
+        }
+    }
+
+    /// Image `img`; `pool` (or null) splits its product when there are fewer images than threads.
+    static void forward(Geom q, float[] x, float[] w, float[] y, int img, Pool pool) {
+        int cols = q.cols(), rows = q.rows();
+        for (int g = 0; g < q.groups; g++) {
+            float[] src;
+            int srcOff;
+            if (q.direct()) {
+                src = x;
+                srcOff = (img * q.c + g * q.cg()) * q.h * q.w;
+            } else {
+                src = col(q);
+                srcOff = 0;
+                im2col(q, x, img, g, src);
+            }
+            int yOff = (img * q.o + g * q.og()) * cols;
+            if (pool != null) Gemm.gemmParallel(q.og(), cols, rows, w, g * q.og() * rows, rows, false, src, srcOff, cols, false, y, yOff, cols, false, pool);
+            else Gemm.gemm(q.og(), cols, rows, w, g * q.og() * rows, rows, false, src, srcOff, cols, false, y, yOff, cols, false);
+        }
+    }
+
+    static void gradInput(Geom q, float[] dx, float[] w, float[] gy, int img, Pool pool) {
+        int cols = q.cols(), rows = q.rows();
+        int xOff = img * q.c * q.h * q.w;
+        java.util.Arrays.fill(dx, xOff, xOff + q.c * q.h * q.w, 0f);
+        for (int g = 0; g < q.groups; g++) {
+            int gOff = (img * q.o + g * q.og()) * cols;
+            if (q.direct()) {
+                int dst = (img * q.c + g * q.cg()) * q.h * q.w;
+                Gemm.gemm(rows, cols, q.og(), w, g * q.og() * rows, rows, true, gy, gOff, cols, false, dx, dst, cols, true);
+            } else {
+                float[] col = col(q);
+                if (pool != null) Gemm.gemmParallel(rows, cols, q.og(), w, g * q.og() * rows, rows, true, gy, gOff, cols, false, col, 0, cols, false, pool);
+                else Gemm.gemm(rows, cols, q.og(), w, g * q.og() * rows, rows, true, gy, gOff, cols, false, col, 0, cols, false);
+                col2im(q, col, img, g, dx);
+            }
+        }
+    }
+
+    static void gradWeight(Geom q, float[] x, float[] dw, float[] gy, int part, int parts) {
+        int cols = q.cols(), rows = q.rows(), size = q.o * rows;
+        Scratch s = SCRATCH.get();
+        if (s.part.length < size) s.part = new float[size];
+        float[] acc = s.part;
+        java.util.Arrays.fill(acc, 0, size, 0f);
+        boolean any = false;
+        for (int img = part; img < q.n; img += parts) {
+            any = true;
+            for (int g = 0; g < q.groups; g++) {
+                float[] src;
+                int srcOff;
+                if (q.direct()) {
+                    src = x;
+                    srcOff = (img * q.c + g * q.cg()) * q.h * q.w;
+                } else {
+                    src = col(q);
+                    srcOff = 0;
+                    im2col(q, x, img, g, src);
+                }
+                int gOff = (img * q.o + g * q.og()) * cols;
+                Gemm.gemm(q.og(), rows, cols, gy, gOff, cols, false, src, srcOff, cols, true, acc, g * q.og() * rows, rows, true);
+            }
+        }
+        if (!any) return;
+        synchronized (dw) {
+            for (int i = 0; i < size; i++) dw[i] += acc[i];
+        }
+    }
+
+    // ---- reference path (f64, f16, bf16) -------------------------------------------------
+
+    private static void reference(int form, int dtype, Object x, Object w, Object y, Geom q) {
+        double[] xd = toDouble(x, dtype), wd = toDouble(w, dtype), yd = toDouble(y, dtype);
+        double[] acc = new double[switch (form) { case FORWARD -> yd.length; case GRAD_INPUT -> xd.length; default -> wd.length; }];
+        int og = q.og(), cg = q.cg();
+        for (int ni = 0; ni < q.n; ni++)
+            for (int oi = 0; oi < q.o; oi++) {
+                int g = oi / og;
+                for (int ci = 0; ci < cg; ci++) {
+                    int xc = g * cg + ci;
+                    for (int a = 0; a < q.kh; a++)
+                        for (int b = 0; b < q.kw; b++) {
+                            int wi = ((oi * cg + ci) * q.kh + a) * q.kw + b;
+                            for (int p = 0; p < q.oh; p++) {
+                                int ih = p * q.sh - q.ph + a * q.dh;
+                                if (ih < 0 || ih >= q.h) continue;
+                                for (int s = 0; s < q.ow; s++) {
+                                    int iw = s * q.sw - q.pw + b * q.dw;
+                                    if (iw < 0 || iw >= q.w) continue;
+                                    int xi = ((ni * q.c + xc) * q.h + ih) * q.w + iw, yi = ((ni * q.o + oi) * q.oh + p) * q.ow + s;
+                                    switch (form) {
+                                        case FORWARD -> acc[yi] += xd[xi] * wd[wi];
+                                        case GRAD_INPUT -> acc[xi] += yd[yi] * wd[wi];
+                                        default -> acc[wi] += xd[xi] * yd[yi];
+                                    }
+                                }
+                            }
+                        }
+                }
+            }
+        fromDouble(acc, switch (form) { case FORWARD -> y; case GRAD_INPUT -> x; default -> w; }, dtype);
+    }
+
+    private static double[] toDouble(Object a, int dtype) {
+        return switch (a) {
+            case double[] d -> d;
+            case float[] f -> { double[] d = new double[f.length]; for (int i = 0; i < f.length; i++) d[i] = f[i]; yield d; }
+            case short[] s -> {
+                double[] d = new double[s.length];
+                for (int i = 0; i < s.length; i++) d[i] = dtype == F16 ? Float.float16ToFloat(s[i]) : NdArray.bf16ToFloat(s[i]);
+                yield d;
+            }
+            default -> throw new IllegalArgumentException("conv2d storage " + a.getClass().getSimpleName());
+        };
+    }
+
+    private static void fromDouble(double[] acc, Object out, int dtype) {
+        switch (out) {
+            case double[] d -> System.arraycopy(acc, 0, d, 0, acc.length);
+            case float[] f -> { for (int i = 0; i < acc.length; i++) f[i] = (float) acc[i]; }
+            case short[] s -> {
+                for (int i = 0; i < acc.length; i++)
+                    s[i] = dtype == F16 ? Float.floatToFloat16((float) acc[i]) : NdArray.floatToBf16((float) acc[i]);
+            }
+            default -> throw new IllegalArgumentException("conv2d storage " + out.getClass().getSimpleName());
+        }
+    }
+}

@@ -1,0 +1,249 @@
+package dev.kiln.codegen.jvm.rt;
+
+/// Single-precision matrix multiply, `C = op(A) @ op(B)` (or `C += ...`), row-major, tuned in
+/// the usual way: B is packed into column panels of `NR` and A into row panels of `MR` per
+/// cache block (`KC` deep, `MC` rows), and a register-blocked micro-kernel computes an
+/// `MR x NR` tile of C from two panels. Two micro-kernels exist: one written with
+/// `jdk.incubator.vector` (FMA on whole registers), chosen when that module is present at run
+/// time, and a scalar one whose loops HotSpot's C2 vectorizes, which needs nothing. Packing
+/// handles transposed operands, so a transpose never costs a copy of its own.
+///
+/// Thread-safety: all scratch is per thread (ThreadLocal), so concurrent calls are safe;
+/// `sgemmBatch` splits work across the shared `Pool`.
+public final class Gemm {
+    private Gemm() {}
+
+    /// The micro-kernel: `MR x NR` tile of C at `c[cOff]` (row stride `ldc`) from an A panel
+    /// (`kc` steps of `MR` values) and a B panel (`kc` steps of `NR` values).
+    interface Micro {
+        int mr();
+        int nr();
+        void tile(int kc, float[] ap, int apOff, float[] bp, int bpOff, float[] c, int cOff, int ldc, boolean accumulate);
+    }
+
+    static final int KC = 256, MC = 192, NC = 3072;
+
+    private static final Micro MICRO = choose();
+
+    private static Micro choose() {
+        boolean wanted = !"false".equals(System.getProperty("kiln.vector"));
+        if (wanted && ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()) {
+            try {
+                return (Micro) Class.forName("dev.kiln.codegen.jvm.rt.VectorMicro").getDeclaredConstructor().newInstance();
+            } catch (ReflectiveOperationException | LinkageError e) {
+                // fall through to the portable kernel
+            }
+        }
+        return new ScalarMicro();
+    }
+
+    /// Which micro-kernel this JVM uses: "vector" or "scalar".
+    public static String kernelName() { return MICRO instanceof ScalarMicro ? "scalar" : "vector"; }
+
+    private static final class Scratch {
+        float[] a = new float[0], b = new float[0], tile = new float[0];
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /// `batch` independent products: matrix `i` of C (`m x n`) from matrix `i` of A (`m x k`,
+    /// stored `k x m` when `ta`) and of B (`k x n`, stored `n x k` when `tb`). Parallel over
+    /// the batch when it is large enough, otherwise over row blocks of each product.
+    public static void sgemmBatch(float[] c, float[] a, float[] b, int batch, int m, int n, int k, boolean ta, boolean tb) {
+        sgemmBatch(c, a, b, batch, m, n, k, ta, tb, Pool.shared(), null, -1, null, null, 0, 0);
+    }
+
+    public static void sgemmBatch(float[] c, float[] a, float[] b, int batch, int m, int n, int k, boolean ta, boolean tb,
+                                  Pool pool) {
+        sgemmBatch(c, a, b, batch, m, n, k, ta, tb, pool, null, -1, null, null, 0, 0);
+    }
+
+    /// As above, then runs task `epi` of `code` (an epilogue that rewrites C in place) over
+    /// outer iterations `[r0*perRow, r1*perRow)` as soon as global rows `[r0, r1)` of C
+    /// (counting across the batch) are final, while they are still in cache; with `perRow`
+    /// 0 it runs once over `[0, extent)` at the end. `epi` < 0: no epilogue.
+    public static void sgemmBatch(float[] c, float[] a, float[] b, int batch, int m, int n, int k, boolean ta, boolean tb,
+                                  KernelSet code, int epi, Object[] bufs, int[] dims, int perRow, int extent) {
+        sgemmBatch(c, a, b, batch, m, n, k, ta, tb, Pool.shared(), code, epi, bufs, dims, perRow, extent);
+    }
+
+    static void sgemmBatch(float[] c, float[] a, float[] b, int batch, int m, int n, int k, boolean ta, boolean tb,
+                           Pool pool, KernelSet code, int epi, Object[] bufs, int[] dims, int perRow, int extent) {
+        if (batch > 0 && m > 0 && n > 0) {
+            int lda = ta ? m : k, ldb = tb ? k : n;
+            long flops = 2L * batch * m * n * k;
+            int threads = flops < 2_000_000 ? 1 : pool.size();
+            boolean rowsEpi = epi >= 0 && perRow > 0;
+            if (threads <= 1 || batch >= threads) {
+                int parts = Math.min(threads, batch);
+                pool.run(parts, part -> {
+                    for (int i = part; i < batch; i += parts) {
+                        gemm(m, n, k, a, i * m * k, lda, ta, b, i * k * n, ldb, tb, c, i * m * n, n, false);
+                        if (rowsEpi) code.run(epi, bufs, dims, i * m * perRow, (i + 1) * m * perRow);
+                    }
+                });
+            } else {
+                // split each product's rows (or columns when there are few rows) across threads
+                for (int i = 0; i < batch; i++) {
+                    int ao = i * m * k, bo = i * k * n, co = i * m * n, base = i * m;
+                    if (m >= n || m >= 64 * threads) {
+                        int step = ((m + threads - 1) / threads + 7) / 8 * 8;
+                        pool.run(threads, part -> {
+                            int r0 = Math.min(m, part * step), r1 = Math.min(m, r0 + step);
+                            if (r0 >= r1) return;
+                            gemm(r1 - r0, n, k, a, ao + (ta ? r0 : r0 * lda), lda, ta, b, bo, ldb, tb, c, co + r0 * n, n, false);
+                            if (rowsEpi) code.run(epi, bufs, dims, (base + r0) * perRow, (base + r1) * perRow);
+                        });
+                    } else {
+                        int step = ((n + threads - 1) / threads + 31) / 32 * 32;
+                        pool.run(threads, part -> {
+                            int c0 = Math.min(n, part * step), c1 = Math.min(n, c0 + step);
+                            if (c0 < c1) gemm(m, c1 - c0, k, a, ao, lda, ta, b, bo + (tb ? c0 * ldb : c0), ldb, tb, c, co + c0, n, false);
+                        });
+                        if (rowsEpi) code.run(epi, bufs, dims, base * perRow, (base + m) * perRow);
+                    }
+                }
+            }
+        }
+        if (epi >= 0 && perRow <= 0 && extent > 0) code.run(epi, bufs, dims, 0, extent);
+    }
+
+    /// One product split over the pool by rows of C (for one large matrix, e.g. a
+    /// convolution of a single image); `epilogue` runs on each finished row block.
+    static void gemmParallel(int m, int n, int k, float[] a, int aOff, int lda, boolean ta, float[] b, int bOff, int ldb, boolean tb,
+                             float[] c, int cOff, int ldc, boolean accumulate, Pool pool) {
+        int threads = 2L * m * n * k < 1_000_000 ? 1 : Math.min(pool.size(), Math.max(1, m / 8));
+        if (threads <= 1) {
+            gemm(m, n, k, a, aOff, lda, ta, b, bOff, ldb, tb, c, cOff, ldc, accumulate);
+            return;
+        }
+        int step = ((m + threads - 1) / threads + 7) / 8 * 8;
+        pool.run(threads, part -> {
+            int r0 = Math.min(m, part * step), r1 = Math.min(m, r0 + step);
+            if (r0 < r1) gemm(r1 - r0, n, k, a, aOff + (ta ? r0 : r0 * lda), lda, ta, b, bOff, ldb, tb, c, cOff + r0 * ldc, ldc, accumulate);
+        });
+    }
+
+    /// One product on the calling thread: `C[m x n] (+)= op(A) @ op(B)` where element (i,p) of
+    /// op(A) is `a[aOff + i*lda + p]` (`a[aOff + p*lda + i]` when `ta`), and likewise for B.
+    public static void gemm(int m, int n, int k, float[] a, int aOff, int lda, boolean ta,
+                            float[] b, int bOff, int ldb, boolean tb, float[] c, int cOff, int ldc, boolean accumulate) {
+        if (m == 0 || n == 0) return;
+        if (k == 0) {
+            if (!accumulate) for (int i = 0; i < m; i++) java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
+            return;
+        }
+        Micro mk = MICRO;
+        int mr = mk.mr(), nr = mk.nr();
+        Scratch s = SCRATCH.get();
+        int kcMax = Math.min(KC, k), ncMax = Math.min(NC, roundUp(n, nr)), mcMax = Math.min(MC, roundUp(m, mr));
+        if (s.b.length < kcMax * ncMax) s.b = new float[kcMax * ncMax];
+        if (s.a.length < kcMax * mcMax) s.a = new float[kcMax * mcMax];
+        if (s.tile.length < mr * nr) s.tile = new float[mr * nr];
+        float[] ap = s.a, bp = s.b, tile = s.tile;
+        for (int jc = 0; jc < n; jc += NC) {
+            int nc = Math.min(NC, n - jc);
+            for (int pc = 0; pc < k; pc += KC) {
+                int kc = Math.min(KC, k - pc);
+                boolean acc = accumulate || pc > 0;
+                packB(b, bOff, ldb, tb, pc, kc, jc, nc, nr, bp);
+                for (int ic = 0; ic < m; ic += MC) {
+                    int mc = Math.min(MC, m - ic);
+                    packA(a, aOff, lda, ta, ic, mc, pc, kc, mr, ap);
+                    for (int jr = 0; jr < nc; jr += nr) {
+                        int nw = Math.min(nr, nc - jr);
+                        int bpOff = jr * kc;
+                        for (int ir = 0; ir < mc; ir += mr) {
+                            int mw = Math.min(mr, mc - ir);
+                            int apOff = ir * kc;
+                            int cAt = cOff + (ic + ir) * ldc + jc + jr;
+                            if (mw == mr && nw == nr) {
+                                mk.tile(kc, ap, apOff, bp, bpOff, c, cAt, ldc, acc);
+                            } else {
+                                mk.tile(kc, ap, apOff, bp, bpOff, tile, 0, nr, false);
+                                for (int i = 0; i < mw; i++)
+                                    for (int j = 0; j < nw; j++) {
+                                        int at = cAt + i * ldc + j;
+                                        c[at] = acc ? c[at] + tile[i * nr + j] : tile[i * nr + j];
+                                    }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
+
+    /// Packs rows [ic, ic+mc) x depth [pc, pc+kc) of op(A) into panels of `mr` rows: panel q
+    /// holds, for each p, the `mr` values of rows q*mr.. (zero past the edge).
+    static void packA(float[] a, int aOff, int lda, boolean ta, int ic, int mc, int pc, int kc, int mr, float[] ap) {
+        for (int ir = 0; ir < mc; ir += mr) {
+            int mw = Math.min(mr, mc - ir), base = ir * kc;
+            if (ta) {
+                for (int p = 0; p < kc; p++) {
+                    int src = aOff + (pc + p) * lda + ic + ir, dst = base + p * mr;
+                    for (int i = 0; i < mw; i++) ap[dst + i] = a[src + i];
+                    for (int i = mw; i < mr; i++) ap[dst + i] = 0f;
+                }
+            } else {
+                for (int i = 0; i < mr; i++) {
+                    if (i < mw) {
+                        int src = aOff + (ic + ir + i) * lda + pc;
+                        for (int p = 0; p < kc; p++) ap[base + p * mr + i] = a[src + p];
+                    } else for (int p = 0; p < kc; p++) ap[base + p * mr + i] = 0f;
+                }
+            }
+        }
+    }
+
+    /// Packs depth [pc, pc+kc) x columns [jc, jc+nc) of op(B) into panels of `nr` columns.
+    static void packB(float[] b, int bOff, int ldb, boolean tb, int pc, int kc, int jc, int nc, int nr, float[] bp) {
+        for (int jr = 0; jr < nc; jr += nr) {
+            int nw = Math.min(nr, nc - jr), base = jr * kc;
+            if (!tb) {
+                for (int p = 0; p < kc; p++) {
+                    int src = bOff + (pc + p) * ldb + jc + jr, dst = base + p * nr;
+                    System.arraycopy(b, src, bp, dst, nw);
+                    for (int j = nw; j < nr; j++) bp[dst + j] = 0f;
+                }
+            } else {
+                for (int j = 0; j < nr; j++) {
+                    if (j < nw) {
+                        int src = bOff + (jc + jr + j) * ldb + pc;
+                        for (int p = 0; p < kc; p++) bp[base + p * nr + j] = b[src + p];
+                    } else for (int p = 0; p < kc; p++) bp[base + p * nr + j] = 0f;
+                }
+            }
+        }
+    }
+
+    /// The portable micro-kernel: a 4 x 16 tile kept in a small array; the inner loop over 16
+    /// columns is what C2 turns into vector FMAs.
+    static final class ScalarMicro implements Micro {
+        static final int MR = 4, NR = 16;
+        public int mr() { return MR; }
+        public int nr() { return NR; }
+
+        public void tile(int kc, float[] ap, int apOff, float[] bp, int bpOff, float[] c, int cOff, int ldc, boolean accumulate) {
+            float[] t = new float[MR * NR]; // scalar-replaced by escape analysis
+            for (int p = 0; p < kc; p++) {
+                int bo = bpOff + p * NR, ao = apOff + p * MR;
+                float a0 = ap[ao], a1 = ap[ao + 1], a2 = ap[ao + 2], a3 = ap[ao + 3];
+                for (int j = 0; j < NR; j++) {
+                    float bj = bp[bo + j];
+                    t[j] = Math.fma(a0, bj, t[j]);
+                    t[NR + j] = Math.fma(a1, bj, t[NR + j]);
+                    t[2 * NR + j] = Math.fma(a2, bj, t[2 * NR + j]);
+                    t[3 * NR + j] = Math.fma(a3, bj, t[3 * NR + j]);
+                }
+            }
+            for (int i = 0; i < MR; i++)
+                for (int j = 0; j < NR; j++) {
+                    int at = cOff + i * ldc + j;
+                    c[at] = accumulate ? c[at] + t[i * NR + j] : t[i * NR + j];
+                }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+package dev.kiln;
+
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.interp.Interpreter;
+import dev.kiln.runtime.Executable;
+
+/// What turns a graph into something that runs. Eager tensors, compiled models and compiled
+/// train steps all go through the selected backend (`-Dkiln.backend=interpreter|jvm`, or
+/// `Kiln.setBackend`), so they share one semantics and one set of kernels.
+/// Invariant: `compile` does not keep or change the graph it is given.
+public interface Backend {
+    String name();
+
+    Executable compile(Graph graph);
+
+    /// The reference interpreter: slow, obviously right, always available.
+    static Backend interpreter() {
+        return new Backend() {
+            @Override public String name() { return "interpreter"; }
+            @Override public Executable compile(Graph graph) { return inputs -> Interpreter.run(graph, inputs); }
+        };
+    }
+
+    /// The backend called `name`: `interpreter`, or `jvm` once the bytecode backend is on the classpath.
+    static Backend named(String name) {
+        return switch (name) {
+            case "interpreter", "interp" -> interpreter();
+            case "jvm" -> reflective("dev.kiln.codegen.jvm.JvmBackend", name);
+            case "cuda" -> throw new KilnException("backend 'cuda' is not available yet; use 'interpreter' or 'jvm'");
+            default -> throw new KilnException("unknown backend '" + name + "' (known: interpreter, jvm)");
+        };
+    }
+
+    /// A backend class with a static `compile(Graph) -> Executable`, found at run time so that the
+    /// frontend builds before that backend exists.
+    private static Backend reflective(String className, String name) {
+        java.lang.reflect.Method m;
+        try {
+            m = Class.forName(className).getMethod("compile", Graph.class);
+        } catch (ReflectiveOperationException e) {
+            throw new KilnException("backend '" + name + "' is not on the classpath (" + className + " not found)");
+        }
+        return new Backend() {
+            @Override public String name() { return name; }
+            @Override public Executable compile(Graph graph) {
+                try {
+                    return (Executable) m.invoke(null, graph);
+                } catch (java.lang.reflect.InvocationTargetException e) {
+                    if (e.getCause() instanceof RuntimeException r) throw r;
+                    throw new IllegalStateException(e.getCause());
+                } catch (IllegalAccessException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+        };
+    }
+}

@@ -1,0 +1,37 @@
+package dev.kiln;
+
+import dev.kiln.ir.Graph;
+import dev.kiln.runtime.Executable;
+import dev.kiln.runtime.NdArray;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/// A module's forward pass traced into one graph and compiled once; `forward` runs it. The
+/// batch dimension is symbolic (`B`), so any batch size runs without recompiling. Weights are
+/// read from the module on every call, so a compiled model follows training.
+/// Invariant: `graph()` is exactly what runs.
+public final class CompiledModel {
+    private final Traced traced;
+    private final Executable exe;
+
+    CompiledModel(Traced traced) {
+        this.traced = traced;
+        this.exe = Compiler.get(traced.graph());
+    }
+
+    /// The compiled graph (print it to see the IR with source locations).
+    public Graph graph() { return traced.graph(); }
+
+    /// Runs the compiled forward pass. No gradient is recorded.
+    public Tensor forward(Tensor... inputs) {
+        long expected = traced.sources().stream().filter(s -> s instanceof Traced.Source.Input).count();
+        if (inputs.length != expected)
+            throw new KilnException("compiled forward takes " + expected + " inputs, given " + inputs.length);
+        Traced.checkInputs("compiled forward", traced.graph(), traced.sources(), List.of(inputs));
+        List<NdArray> in = new ArrayList<>();
+        for (Tensor t : inputs) in.add(t.data());
+        List<NdArray> out = exe.run(traced.arguments(in));
+        return new Tensor(out.getFirst(), inputs[0].device());
+    }
+}

@@ -1,0 +1,112 @@
+package dev.kiln.optim;
+
+import dev.kiln.Kiln;
+import dev.kiln.KilnException;
+import dev.kiln.Tensor;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/// Updates parameters from their gradients, as PyTorch's `torch.optim` optimizers. The update
+/// rule is written once, in tensor ops (`update`): an eager `step()` records it for every
+/// parameter and computes all the new values in one graph; a compiled train step traces the same
+/// rule into its graph. State (momentum, Adam's moments) lives in named slots, `"<param index>.<slot>"`
+/// as in PyTorch's optimizer state dict, created as zeros on first use.
+/// Invariant: `stepCount()` is the number of completed steps, eager or compiled.
+public abstract class Optimizer {
+    protected final List<Tensor> params;
+    private final Map<String, Tensor> state = new LinkedHashMap<>();
+    private long steps;
+
+    protected Optimizer(List<Tensor> params) {
+        if (params.isEmpty()) throw new KilnException(getClass().getSimpleName() + ": got an empty parameter list");
+        Set<Tensor> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Tensor p : params) {
+            if (!seen.add(p)) throw new KilnException(getClass().getSimpleName() + ": a parameter appears twice in the list");
+            if (!p.isLeaf() || !p.requiresGrad())
+                throw new KilnException(getClass().getSimpleName() + ": can only optimize leaf tensors that require grad");
+        }
+        this.params = List.copyOf(params);
+    }
+
+    public List<Tensor> params() { return params; }
+
+    public long stepCount() { return steps; }
+
+    /// The state slots by name (read-only).
+    public Map<String, Tensor> state() { return Collections.unmodifiableMap(state); }
+
+    /// Drops every parameter's gradient.
+    public void zeroGrad() { for (Tensor p : params) p.zeroGrad(); }
+
+    /// Applies one update from the parameters' current gradients (parameters without one are skipped).
+    public void step() {
+        List<Tensor> grads = new ArrayList<>();
+        for (Tensor p : params) grads.add(p.grad());
+        Update u;
+        try (var _ = Kiln.noGrad()) {
+            u = plan(grads, Tensor.scalar((double) (steps + 1)));
+        }
+        commit(u);
+    }
+
+    /// New parameter values (null where a gradient is null) and new state slots.
+    public record Update(List<Tensor> params, Map<String, Tensor> state) {}
+
+    /// The update for `grads` at step number `step` (an f64 scalar, 1 for the first step) as pending
+    /// tensors; changes nothing. What `step()` and compiled train steps record.
+    public Update plan(List<Tensor> grads, Tensor step) {
+        if (grads.size() != params.size())
+            throw new KilnException(getClass().getSimpleName() + ": " + grads.size() + " gradients for " + params.size() + " parameters");
+        Slots slots = new Slots();
+        List<Tensor> out = new ArrayList<>();
+        for (int i = 0; i < params.size(); i++) {
+            Tensor g = grads.get(i);
+            if (g != null && !java.util.Arrays.equals(g.shape(), params.get(i).shape()))
+                throw new KilnException(getClass().getSimpleName() + ": gradient of parameter " + i + " has shape "
+                        + g.type().shape() + ", the parameter has " + params.get(i).type().shape());
+            out.add(g == null ? null : update(i, params.get(i), g, step, slots));
+        }
+        return new Update(out, slots.written);
+    }
+
+    /// Computes an update's values (together, in one graph) and makes them current; counts a step.
+    public void commit(Update u) {
+        List<Tensor> all = new ArrayList<>();
+        for (Tensor t : u.params()) if (t != null) all.add(t);
+        all.addAll(u.state().values());
+        Kiln.realize(all);
+        for (int i = 0; i < params.size(); i++) if (u.params().get(i) != null) params.get(i).copy_(u.params().get(i));
+        u.state().forEach((k, v) -> {
+            Tensor cur = state.get(k); // updated in place: compiled steps read the slot tensors they traced
+            if (cur == null) state.put(k, v.detach());
+            else cur.copy_(v);
+        });
+        steps++;
+    }
+
+    /// The new value of parameter `index` from its gradient, in tensor ops; reads and writes
+    /// state through `slots`. `step` is the 1-based step number (f64 scalar).
+    protected abstract Tensor update(int index, Tensor param, Tensor grad, Tensor step, Slots slots);
+
+    /// Access to the state slots during one update.
+    public final class Slots {
+        private final Map<String, Tensor> written = new LinkedHashMap<>();
+
+        private Slots() {}
+
+        /// The current value of a slot of parameter `index` (zeros of the parameter's shape at first).
+        public Tensor get(int index, String slot) {
+            String key = index + "." + slot;
+            return state.computeIfAbsent(key, _ -> Tensor.zerosLike(params.get(index)));
+        }
+
+        /// The slot's value after this update.
+        public void set(int index, String slot, Tensor value) { written.put(index + "." + slot, value); }
+    }
+}

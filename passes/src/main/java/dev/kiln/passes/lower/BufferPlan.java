@@ -1,0 +1,118 @@
+package dev.kiln.passes.lower;
+
+import dev.kiln.passes.lower.Kir.*;
+import dev.kiln.runtime.DType;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+
+/// Where intermediate buffers live: TEMP buffers that are not results share typed slots, two
+/// buffers sharing a slot only when their live ranges (first writing kernel to last reading
+/// kernel) do not overlap. A slot's size is the largest of its buffers' sizes for the bound
+/// symbols, so the plan holds for every batch size. Invariant: `slotOf[b]` is -1 exactly for
+/// PARAM, CONST and result buffers.
+public record BufferPlan(int[] slotOf, List<DType> slotTypes, List<List<Integer>> slotBuffers,
+                         int[] firstUse, int[] lastUse) {
+
+    /// Greedy first-fit in definition order, preferring the free slot whose estimated size is
+    /// closest above the buffer's (symbols estimated at 64).
+    static BufferPlan plan(List<Buffer> buffers, List<Kernel> kernels, List<Integer> results) {
+        int n = buffers.size();
+        int[] first = new int[n], last = new int[n];
+        java.util.Arrays.fill(first, -1);
+        java.util.Arrays.fill(last, -1);
+        for (int k = 0; k < kernels.size(); k++) {
+            for (int b : Lower.Access.writes(kernels.get(k))) {
+                if (first[b] < 0) first[b] = k;
+                last[b] = Math.max(last[b], k);
+            }
+            for (int b : Lower.Access.reads(kernels.get(k))) last[b] = Math.max(last[b], k);
+        }
+        java.util.Set<Integer> resultSet = new HashSet<>(results);
+        int[] slotOf = new int[n];
+        java.util.Arrays.fill(slotOf, -1);
+        List<DType> types = new ArrayList<>();
+        List<List<Integer>> members = new ArrayList<>();
+        List<Long> estimate = new ArrayList<>();
+        List<Integer> busyUntil = new ArrayList<>();
+        Map<String, Integer> guess = new java.util.HashMap<>();
+        Integer[] order = new Integer[n];
+        for (int i = 0; i < n; i++) order[i] = i;
+        java.util.Arrays.sort(order, (a, b) -> Integer.compare(first[a], first[b]));
+        for (int b : order) {
+            Buffer buf = buffers.get(b);
+            if (buf.kind() != BufferKind.TEMP || resultSet.contains(b) || first[b] < 0) continue;
+            long size = estimate(buf.numel());
+            int best = -1;
+            for (int s = 0; s < types.size(); s++) {
+                if (types.get(s) != buf.dtype() || busyUntil.get(s) >= first[b]) continue;
+                if (best < 0 || better(estimate.get(s), estimate.get(best), size)) best = s;
+            }
+            if (best < 0) {
+                best = types.size();
+                types.add(buf.dtype());
+                members.add(new ArrayList<>());
+                estimate.add(0L);
+                busyUntil.add(-1);
+            }
+            slotOf[b] = best;
+            members.get(best).add(b);
+            estimate.set(best, Math.max(estimate.get(best), size));
+            busyUntil.set(best, last[b]);
+        }
+        return new BufferPlan(slotOf, types, members.stream().map(List::copyOf).toList(), first, last);
+    }
+
+    /// Prefer a slot already big enough (the smallest such), else the biggest.
+    private static boolean better(long cand, long cur, long need) {
+        boolean cf = cand >= need, uf = cur >= need;
+        if (cf != uf) return cf;
+        return cf ? cand < cur : cand > cur;
+    }
+
+    static long estimate(Expr numel) { return eval(numel, name -> 64); }
+
+    /// Evaluates an integer size expression with symbols bound by `sym`.
+    public static long eval(Expr e, java.util.function.ToIntFunction<String> sym) {
+        return switch (e) {
+            case IntConst c -> c.value();
+            case Sym s -> sym.applyAsInt(s.name());
+            case Bin b -> {
+                long x = eval(b.a(), sym), y = eval(b.b(), sym);
+                yield switch (b.op()) {
+                    case ADD -> x + y;
+                    case SUB -> x - y;
+                    case MUL -> x * y;
+                    case DIV -> y == 0 ? 0 : x / y;
+                    case MOD -> y == 0 ? 0 : x % y;
+                    case MAX -> Math.max(x, y);
+                    case MIN -> Math.min(x, y);
+                    default -> throw new IllegalArgumentException("not a size expression: " + e);
+                };
+            }
+            default -> throw new IllegalArgumentException("not a size expression: " + e);
+        };
+    }
+
+    /// Bytes of intermediate memory with this plan, for symbols bound by `sym`: the sum over
+    /// slots of their largest buffer.
+    public long plannedBytes(List<Buffer> buffers, java.util.function.ToIntFunction<String> sym) {
+        long total = 0;
+        for (int s = 0; s < slotTypes.size(); s++) {
+            long max = 0;
+            for (int b : slotBuffers.get(s)) max = Math.max(max, eval(buffers.get(b).numel(), sym));
+            total += max * slotTypes.get(s).byteSize();
+        }
+        return total;
+    }
+
+    /// Bytes the same intermediates would take with one buffer each (no reuse).
+    public long unplannedBytes(List<Buffer> buffers, java.util.function.ToIntFunction<String> sym) {
+        long total = 0;
+        for (List<Integer> members : slotBuffers)
+            for (int b : members) total += eval(buffers.get(b).numel(), sym) * buffers.get(b).dtype().byteSize();
+        return total;
+    }
+}

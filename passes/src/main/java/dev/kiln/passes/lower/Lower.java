@@ -1,0 +1,812 @@
+package dev.kiln.passes.lower;
+
+import dev.kiln.ir.Dim;
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.IrError;
+import dev.kiln.ir.Op;
+import dev.kiln.ir.Op.*;
+import dev.kiln.ir.Ops;
+import dev.kiln.ir.Shape;
+import dev.kiln.ir.TensorType;
+import dev.kiln.ir.Value;
+import dev.kiln.passes.lower.Kir.*;
+import dev.kiln.runtime.DType;
+import dev.kiln.runtime.NdArray;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/// Lowers a graph to kernel IR: one kernel per group (a `fused` region, or any other op as a
+/// group of one). Inside a group every elementwise and layout op is inlined into its consumer
+/// by composing indices (a transpose permutes the index, a broadcast drops axes, a reshape goes
+/// through the flat index), so a group writes its result in one pass over the output.
+///
+/// A reduction becomes an accumulator loop placed just inside the output loops it depends on
+/// (after `for i`, a softmax's row max and row sum are computed once per row, then the row is
+/// written); when it depends on a non-prefix of the output loops it is computed into a scratch
+/// buffer first, so nothing is ever recomputed per element of an axis it does not vary along.
+/// Matmul (f32) and the convolutions become library calls; an elementwise epilogue over one of
+/// them (bias, relu) is applied in place to the call's output.
+///
+/// Reading order: `lower` (groups, aliases, dead kernels), `Group` (one kernel), `Frame` (one
+/// loop nest being built), `ex` (the value of an op at an index).
+public final class Lower {
+    private final Graph graph;
+    private final List<Buffer> buffers = new ArrayList<>();
+    private final List<Kernel> kernels = new ArrayList<>();
+    private final List<Integer> kernelOutputs = new ArrayList<>();
+    private final List<NdArray> constants = new ArrayList<>();
+    private final Map<Object, Integer> constBuffers = new HashMap<>();
+    private final Map<Value, Integer> top = new IdentityHashMap<>();
+    private final Map<Value, Expr> virtual = new IdentityHashMap<>();
+    private final List<String> symbols = new ArrayList<>();
+    private final List<Integer> symbolParams = new ArrayList<>(), symbolAxes = new ArrayList<>();
+
+    private Lower(Graph graph) { this.graph = graph; }
+
+    /// The kernel program of `g`; throws IrError naming the op that cannot be lowered.
+    public static KernelProgram lower(Graph g) { return new Lower(g).run(); }
+
+    private KernelProgram run() {
+        List<Integer> params = new ArrayList<>();
+        for (int i = 0; i < graph.params().size(); i++) {
+            Value p = graph.params().get(i);
+            TensorType t = p.type();
+            for (int a = 0; a < t.rank(); a++)
+                if (t.dim(a) instanceof Dim.Sym(String s) && !symbols.contains(s)) {
+                    symbols.add(s);
+                    symbolParams.add(i);
+                    symbolAxes.add(a);
+                }
+            int b = newBuffer(((Param) p.op()).name(), t, BufferKind.PARAM, i);
+            top.put(p, b);
+            params.add(b);
+        }
+        Map<Value, Boolean> live = liveValues();
+        Map<Value, Boolean> isResult = new IdentityHashMap<>();
+        for (Value r : graph.results()) isResult.put(r, true);
+        for (Value v : graph.body()) {
+            if (!live.containsKey(v)) continue;
+            boolean result = isResult.containsKey(v);
+            try {
+                switch (v.op()) {
+                    case Const c when !result -> virtual.put(v, constant(c.value(), c.type().dtype()));
+                    case Dense d when !result -> top.put(v, constBuffer(d));
+                    case Reshape r when !result && top.containsKey(r.x()) -> top.put(v, top.get(r.x()));
+                    default -> {
+                        int out = newBuffer("%" + kernels.size(), v.type(), BufferKind.TEMP, -1);
+                        top.put(v, out);
+                        lowerGroup(v, out);
+                    }
+                }
+            } catch (IrError e) {
+                throw e.at(v.loc());
+            }
+        }
+        List<Integer> results = new ArrayList<>();
+        for (Value r : graph.results()) results.add(top.get(r));
+        removeDeadKernels(results);
+        BufferPlan plan = BufferPlan.plan(buffers, kernels, results);
+        return new KernelProgram(graph.name(), buffers, kernels, params, results, constants, symbols, symbolParams,
+                symbolAxes, plan);
+    }
+
+    private Map<Value, Boolean> liveValues() {
+        Map<Value, Boolean> live = new IdentityHashMap<>();
+        for (Value r : graph.results()) live.put(r, true);
+        List<Value> body = graph.body();
+        for (int i = body.size() - 1; i >= 0; i--) {
+            Value v = body.get(i);
+            if (live.containsKey(v)) for (Value o : Ops.operands(v.op())) live.put(o, true);
+        }
+        return live;
+    }
+
+    /// Drops kernels whose output nobody reads (a transpose that every matmul looked through).
+    private void removeDeadKernels(List<Integer> results) {
+        java.util.Set<Integer> needed = new HashSet<>(results);
+        boolean[] keep = new boolean[kernels.size()];
+        for (int k = kernels.size() - 1; k >= 0; k--) {
+            if (!needed.contains(kernelOutputs.get(k))) continue;
+            keep[k] = true;
+            needed.addAll(Access.reads(kernels.get(k)));
+        }
+        List<Kernel> kept = new ArrayList<>();
+        for (int k = 0; k < keep.length; k++) if (keep[k]) kept.add(kernels.get(k));
+        kernels.clear();
+        kernels.addAll(kept);
+    }
+
+    // ---- buffers -------------------------------------------------------------------------
+
+    private int newBuffer(String name, TensorType t, BufferKind kind, int index) {
+        int id = buffers.size();
+        buffers.add(new Buffer(id, name, t.dtype(), E.product(dims(t.shape())), kind, index));
+        return id;
+    }
+
+    private int constBuffer(Dense d) {
+        return constBuffers.computeIfAbsent(d.data(), k -> {
+            constants.add(d.data().toArray());
+            return newBuffer("const" + (constants.size() - 1), d.data().type(), BufferKind.CONST, constants.size() - 1);
+        });
+    }
+
+    private static List<Expr> dims(Shape s) {
+        List<Expr> out = new ArrayList<>();
+        for (Dim d : s.dims()) out.add(d instanceof Dim.Sym(String n) ? new Sym(n) : E.i32(d.size()));
+        return out;
+    }
+
+    static Expr constant(double v, DType d) {
+        return switch (d) {
+            case BOOL -> new IntConst(v != 0 ? 1 : 0, d);
+            case I32 -> new IntConst((int) (long) v, d);
+            case I64 -> new IntConst((long) v, d);
+            case F16 -> new FloatConst(Float.float16ToFloat(Float.floatToFloat16((float) v)), d);
+            case BF16 -> new FloatConst(NdArray.bf16ToFloat(NdArray.floatToBf16((float) v)), d);
+            case F32 -> new FloatConst((float) v, d);
+            case F64 -> new FloatConst(v, d);
+        };
+    }
+
+    // ---- groups --------------------------------------------------------------------------
+
+    private void lowerGroup(Value v, int out) {
+        Group g;
+        String name;
+        if (v.op() instanceof Fused f) {
+            g = new Group(f.body().results().getFirst());
+            for (int i = 0; i < f.inputs().size(); i++) g.leaf(f.body().params().get(i), f.inputs().get(i));
+            for (Value b : f.body().body()) for (Value o : Ops.operands(b.op())) g.uses.merge(o, 1, Integer::sum);
+            name = f.kernel();
+        } else {
+            g = new Group(v);
+            for (Value o : Ops.operands(v.op())) {
+                g.leaf(o, o);
+                g.uses.merge(o, 1, Integer::sum);
+            }
+            name = Ops.mnemonic(v.op());
+        }
+        g.name = "k" + kernels.size() + "_" + name.replaceAll("[^A-Za-z0-9_]", "_");
+        g.output(out);
+        kernels.add(new Kernel(g.name, v.loc().toString(), g.stmts));
+        kernelOutputs.add(out);
+    }
+
+    /// How a library call reads an operand: a buffer, maybe transposed (last two axes).
+    private record Operand(int buffer, boolean transposed) {}
+
+    /// One kernel being lowered: the group's root, its leaves (values computed elsewhere), the
+    /// statements so far, and the values it has computed into buffers.
+    private final class Group {
+        final Value root;
+        final Map<Value, Integer> leafBuffers = new IdentityHashMap<>();
+        final Map<Value, Expr> leafConsts = new IdentityHashMap<>();
+        final Map<Value, Value> leafOuter = new IdentityHashMap<>();
+        final Map<Value, Integer> uses = new IdentityHashMap<>();
+        final Map<Value, Integer> materialized = new IdentityHashMap<>();
+        final List<Stmt> stmts = new ArrayList<>();
+        String name;
+        int counter;
+        Frame frame;
+
+        Group(Value root) { this.root = root; }
+
+        void leaf(Value inner, Value outer) {
+            leafOuter.put(inner, outer);
+            Expr c = virtual.get(outer);
+            if (c != null) leafConsts.put(inner, c);
+            else leafBuffers.put(inner, top.get(outer));
+        }
+
+        String fresh(String prefix) { return prefix + counter++; }
+
+        Integer bufferOf(Value v) {
+            Integer b = leafBuffers.get(v);
+            return b != null ? b : materialized.get(v);
+        }
+
+        /// Computes the root into `out`: a call, a call plus an in-place epilogue, or a loop nest.
+        void output(int out) {
+            if (isHeavy(root)) {
+                stmts.add(new Call(call(root, out), null));
+                return;
+            }
+            Value h = epilogueHost();
+            LibCall c = null;
+            if (h != null) {
+                c = call(h, out);
+                materialized.put(h, out);
+            }
+            Loop loop = stage(root, out);
+            stmts.add(c != null ? new Call(c, loop) : loop);
+        }
+
+        /// A heavy value whose result the root only maps elementwise (same index, same type):
+        /// the call can write the output buffer and the root's loop rewrite it in place.
+        Value epilogueHost() {
+            Map<Value, Boolean> path = new IdentityHashMap<>();
+            List<Value> work = new ArrayList<>(List.of(root));
+            Map<Value, List<Value>> users = new IdentityHashMap<>();
+            while (!work.isEmpty()) {
+                Value v = work.removeLast();
+                if (path.put(v, true) != null || bufferOf(v) != null || leafConsts.containsKey(v)) continue;
+                if (v.op() instanceof Elementwise)
+                    for (Value o : Ops.operands(v.op())) {
+                        users.computeIfAbsent(o, k -> new ArrayList<>()).add(v);
+                        work.add(o);
+                    }
+            }
+            for (Value h : path.keySet()) {
+                if (h == root || !isHeavy(h) || !h.type().equals(root.type())) continue;
+                // every use of h in the group must be on the elementwise path
+                int onPath = users.getOrDefault(h, List.of()).size();
+                if (onPath == uses.getOrDefault(h, 0)) return h;
+            }
+            return null;
+        }
+
+        boolean isHeavy(Value v) {
+            return switch (v.op()) {
+                case Matmul _ -> v.type().dtype() == DType.F32 && bufferOf(v) == null;
+                case Conv2d _, Conv2dGradInput _, Conv2dGradWeight _ -> bufferOf(v) == null;
+                default -> false;
+            };
+        }
+
+        LibCall call(Value v, int out) {
+            return switch (v.op()) {
+                case Matmul m -> {
+                    Operand a = operand(m.lhs()), b = operand(m.rhs());
+                    TensorType t = v.type();
+                    int r = t.rank();
+                    List<Expr> d = dims(t.shape());
+                    yield new Gemm(out, a.buffer(), b.buffer(), E.product(d.subList(0, r - 2)), d.get(r - 2), d.get(r - 1),
+                            dims(m.lhs().type().shape()).get(r - 1), a.transposed(), b.transposed(), t.dtype());
+                }
+                case Conv2d c -> new Conv(ConvForm.FORWARD, plain(c.x()), plain(c.w()), out, dim0(c.x()),
+                        geom(c.x().type(), c.w().type(), v.type(), c.stride(), c.padding(), c.dilation(), c.groups()), v.type().dtype());
+                case Conv2dGradInput c -> new Conv(ConvForm.GRAD_INPUT, out, plain(c.w()), plain(c.g()), dim0(c.g()),
+                        geom(c.type(), c.w().type(), c.g().type(), c.stride(), c.padding(), c.dilation(), c.groups()), v.type().dtype());
+                case Conv2dGradWeight c -> new Conv(ConvForm.GRAD_WEIGHT, plain(c.x()), out, plain(c.g()), dim0(c.x()),
+                        geom(c.x().type(), c.type(), c.g().type(), c.stride(), c.padding(), c.dilation(), c.groups()), v.type().dtype());
+                default -> throw new IllegalStateException(v.op().toString());
+            };
+        }
+
+        Expr dim0(Value v) { return dims(v.type().shape()).getFirst(); }
+
+        ConvGeom geom(TensorType x, TensorType w, TensorType y, dev.kiln.ir.Ints s, dev.kiln.ir.Ints p, dev.kiln.ir.Ints d, int groups) {
+            return new ConvGeom((int) x.dim(1).size(), (int) x.dim(2).size(), (int) x.dim(3).size(), (int) w.dim(0).size(),
+                    (int) w.dim(2).size(), (int) w.dim(3).size(), (int) y.dim(2).size(), (int) y.dim(3).size(),
+                    s.get(0), s.get(1), p.get(0), p.get(1), d.get(0), d.get(1), groups);
+        }
+
+        /// `v` as a call operand: its buffer, looking through a transpose of the last two axes
+        /// and through reshapes (same flat layout); anything else is computed into scratch.
+        Operand operand(Value v) {
+            // a transpose computed by another kernel: read its input instead (that kernel
+            // then dies if nothing else reads it)
+            Value outer = leafOuter.get(v);
+            if (outer != null && outer.op() instanceof Transpose t && swapsLastTwo(t.perm().toArray()) && top.containsKey(t.x())
+                    && !virtual.containsKey(t.x()))
+                return new Operand(top.get(t.x()), true);
+            Integer b = bufferOf(v);
+            if (b != null) return new Operand(b, false);
+            if (v.op() instanceof Transpose t && swapsLastTwo(t.perm().toArray())) {
+                Operand o = operand(t.x());
+                if (!o.transposed()) return new Operand(o.buffer(), true);
+            }
+            if (v.op() instanceof Reshape r) {
+                Operand o = operand(r.x());
+                if (!o.transposed()) return o;
+            }
+            return new Operand(materialize(v), false);
+        }
+
+        int plain(Value v) {
+            Operand o = operand(v);
+            return o.transposed() ? materialize(v) : o.buffer();
+        }
+
+        /// Computes `v` into a scratch buffer (once per group) and returns the buffer.
+        int materialize(Value v) {
+            Integer b = bufferOf(v);
+            if (b != null) return b;
+            int buf = newBuffer(name + ".tmp" + counter++, v.type(), BufferKind.TEMP, -1);
+            if (isHeavy(v)) stmts.add(new Call(call(v, buf), null));
+            else stmts.add(stage(v, buf));
+            materialized.put(v, buf);
+            return buf;
+        }
+
+        // ---- one loop nest ---------------------------------------------------------------
+
+        /// A loop nest over `v`'s shape storing `v` into `out`. Tries one flat loop first (an
+        /// elementwise chain needs no multi-index); falls back to one loop per axis.
+        Loop stage(Value v, int out) {
+            Frame saved = frame;
+            try {
+                List<Expr> extents = dims(v.type().shape());
+                if (extents.size() >= 2) {
+                    Loop flat = nest(v, out, List.of(E.product(extents)), extents, true);
+                    if (flat != null) return flat;
+                }
+                return nest(v, out, extents.isEmpty() ? List.of(E.ONE) : extents, extents, false);
+            } finally {
+                frame = saved;
+            }
+        }
+
+        private Loop nest(Value v, int out, List<Expr> loopExtents, List<Expr> shape, boolean flat) {
+            Frame f = new Frame();
+            frame = f;
+            List<Expr> idx = new ArrayList<>();
+            for (Expr ext : loopExtents) {
+                String var = fresh("i");
+                f.vars.add(var);
+                f.extents.add(ext);
+                f.blocks.add(new ArrayList<>());
+                idx.add(new Local(var, DType.I32));
+            }
+            f.blocks.add(new ArrayList<>());
+            Ix ix = flat ? Ix.flat(shape, idx.getFirst(), f) : shape.isEmpty() ? Ix.multi(shape, List.of()) : Ix.multi(shape, idx);
+            Expr value = ex(v, ix);
+            if (flat && f.needMulti) return null;
+            f.blocks.getLast().add(new Store(out, ix.flat(), value));
+            return f.assemble(0);
+        }
+
+        // ---- expressions -----------------------------------------------------------------
+
+        /// The value of `v` at index `ix`, as an expression; may add statements to the frame.
+        Expr ex(Value v, Ix ix) {
+            Expr c = leafConsts.get(v);
+            if (c != null) return c;
+            Integer b = bufferOf(v);
+            if (b != null) return load(b, v.type().dtype(), ix);
+            MemoKey key = new MemoKey(v, ix.key());
+            Expr hit = frame.memo.get(key);
+            if (hit != null) return hit;
+            Expr e = compute(v, ix);
+            boolean reduction = v.op() instanceof ReduceSum || v.op() instanceof ReduceMax || v.op() instanceof Argmax
+                    || v.op() instanceof Matmul;
+            if (frame.guarded == 0 && (reduction || uses.getOrDefault(v, 0) > 1) && !isConst(e)) {
+                // a reduction is memoized even with one use: a broadcast reads it at many indices
+                if (!(e instanceof Local)) e = frame.let(fresh("t"), e);
+                frame.remember(key, e);
+            }
+            return e;
+        }
+
+        Expr load(int buffer, DType d, Ix ix) {
+            Expr l = new Load(buffer, ix.flat(), d);
+            if (frame.guarded > 0) return l;
+            // hoist loads that do not vary in the inner loops (a bias element, a scalar)
+            int level = frame.levelOf(l);
+            if (level < frame.depth()) {
+                MemoKey key = new MemoKey(buffer, List.of(ix.flat()));
+                Expr hit = frame.memo.get(key);
+                if (hit != null) return hit;
+                Expr t = frame.let(fresh("t"), l);
+                frame.remember(key, t);
+                return t;
+            }
+            return l;
+        }
+
+        Expr compute(Value v, Ix ix) {
+            DType d = v.type().dtype();
+            return switch (v.op()) {
+                case Param p -> throw new IrError("parameter '%" + p.name() + "' has no buffer");
+                case Const k -> constant(k.value(), d);
+                case Dense k -> load(constBuffer(k), d, ix);
+                case Iota io -> cast(ix.multi().get(io.axis()), d);
+                case RandomUniform r -> new Rand(ex(r.seed(), Ix.multi(List.of(), List.of())), cast(ix.flat(), DType.I64), d);
+                case Neg u -> new Un(UnOp.NEG, ex(u.x(), ix), d);
+                case Abs u -> new Un(UnOp.ABS, ex(u.x(), ix), d);
+                case Sign u -> new Un(UnOp.SIGN, ex(u.x(), ix), d);
+                case Relu u -> new Un(UnOp.RELU, ex(u.x(), ix), d);
+                case Exp u -> new Un(UnOp.EXP, ex(u.x(), ix), d);
+                case Log u -> new Un(UnOp.LOG, ex(u.x(), ix), d);
+                case Sqrt u -> new Un(UnOp.SQRT, ex(u.x(), ix), d);
+                case Tanh u -> new Un(UnOp.TANH, ex(u.x(), ix), d);
+                case Not u -> new Un(UnOp.NOT, ex(u.x(), ix), d);
+                case Add o -> bin(BinOp.ADD, o, ix, d);
+                case Sub o -> bin(BinOp.SUB, o, ix, d);
+                case Mul o -> bin(BinOp.MUL, o, ix, d);
+                case Div o -> bin(BinOp.DIV, o, ix, d);
+                case Pow o -> bin(BinOp.POW, o, ix, d);
+                case Max o -> bin(BinOp.MAX, o, ix, d);
+                case Min o -> bin(BinOp.MIN, o, ix, d);
+                case And o -> bin(BinOp.AND, o, ix, d);
+                case Or o -> bin(BinOp.OR, o, ix, d);
+                case Eq o -> bin(BinOp.EQ, o, ix, d);
+                case Ne o -> bin(BinOp.NE, o, ix, d);
+                case Lt o -> bin(BinOp.LT, o, ix, d);
+                case Le o -> bin(BinOp.LE, o, ix, d);
+                case Gt o -> bin(BinOp.GT, o, ix, d);
+                case Ge o -> bin(BinOp.GE, o, ix, d);
+                case Select s -> new Sel(ex(s.cond(), ix), ex(s.onTrue(), ix), ex(s.onFalse(), ix), d);
+                case Cast k -> cast(ex(k.x(), ix), d);
+                case Broadcast br -> {
+                    TensorType xt = br.x().type();
+                    List<Expr> xi = new ArrayList<>();
+                    for (int a = 0; a < xt.rank(); a++)
+                        xi.add(xt.dim(a).equals(Dim.of(1)) ? E.ZERO : ix.multi().get(br.dims().get(a)));
+                    yield ex(br.x(), Ix.multi(dims(xt.shape()), xi));
+                }
+                case Reshape r -> ex(r.x(), Ix.flat(dims(r.x().type().shape()), ix.flat(), null));
+                case Transpose t -> {
+                    Expr[] xi = new Expr[t.perm().size()];
+                    for (int a = 0; a < xi.length; a++) xi[t.perm().get(a)] = ix.multi().get(a);
+                    yield ex(t.x(), Ix.multi(dims(t.x().type().shape()), List.of(xi)));
+                }
+                case Slice s -> {
+                    List<Expr> xi = new ArrayList<>(ix.multi());
+                    xi.set(s.axis(), E.add(E.i32(s.start()), E.mul(xi.get(s.axis()), E.i32(s.step()))));
+                    yield ex(s.x(), Ix.multi(dims(s.x().type().shape()), xi));
+                }
+                case Pad p -> {
+                    List<Expr> xi = new ArrayList<>(ix.multi());
+                    Expr k = E.sub(xi.get(p.axis()), E.i32(p.low()));
+                    xi.set(p.axis(), k);
+                    long size = p.x().type().dim(p.axis()).size();
+                    Expr inside = E.and(new Bin(BinOp.GE, k, E.ZERO, DType.BOOL), E.lt(k, E.i32(size)));
+                    frame.guarded++;
+                    Expr x = ex(p.x(), Ix.multi(dims(p.x().type().shape()), xi));
+                    frame.guarded--;
+                    yield new Sel(inside, x, constant(p.value(), d), d);
+                }
+                case Concat cc -> {
+                    List<Expr> base = ix.multi();
+                    long[] starts = new long[cc.xs().size() + 1];
+                    for (int k = 0; k < cc.xs().size(); k++) starts[k + 1] = starts[k] + cc.xs().get(k).type().dim(cc.axis()).size();
+                    frame.guarded++;
+                    Expr e = null;
+                    for (int k = cc.xs().size() - 1; k >= 0; k--) {
+                        Value x = cc.xs().get(k);
+                        List<Expr> xi = new ArrayList<>(base);
+                        xi.set(cc.axis(), E.sub(base.get(cc.axis()), E.i32(starts[k])));
+                        Expr part = ex(x, Ix.multi(dims(x.type().shape()), xi));
+                        e = e == null ? part : new Sel(E.lt(base.get(cc.axis()), E.i32(starts[k + 1])), part, e, d);
+                    }
+                    frame.guarded--;
+                    yield e;
+                }
+                case ReduceSum r -> reduce(v, r.x(), r.axes().toArray(), Kind.SUM, ix);
+                case ReduceMax r -> reduce(v, r.x(), r.axes().toArray(), Kind.MAX, ix);
+                case Argmax a -> reduce(v, a.x(), new int[]{a.axis()}, Kind.ARGMAX, ix);
+                case Matmul m -> {
+                    if (isHeavy(v)) yield load(materialize(v), d, ix);
+                    yield reduce(v, null, null, Kind.DOT, ix);
+                }
+                case Conv2d _, Conv2dGradInput _, Conv2dGradWeight _ -> load(materialize(v), d, ix);
+                case Fused _ -> throw IrError.of(v.op(), "nested inside another fused region cannot be lowered");
+            };
+        }
+
+        Expr bin(BinOp op, Binary b, Ix ix, DType d) {
+            return new Bin(op, ex(b.lhs(), ix), ex(b.rhs(), ix), d);
+        }
+
+        // ---- reductions ------------------------------------------------------------------
+
+        enum Kind { SUM, MAX, ARGMAX, DOT }
+
+        /// A reduction of `x` over `axes` (or a matmul's dot product, DOT) at output index `ix`:
+        /// an accumulator loop placed right inside the output loops it depends on.
+        Expr reduce(Value v, Value x, int[] axes, Kind kind, Ix ix) {
+            List<Expr> out = ix.multi();
+            int level = frame.guarded > 0 ? -1 : frame.prefixLevel(out);
+            if (level < 0) return load(materialize(v), v.type().dtype(), ix);
+            DType d = v.type().dtype();
+            List<Expr> extents = new ArrayList<>();
+            if (kind == Kind.DOT) {
+                Matmul m = (Matmul) v.op();
+                extents.add(dims(m.lhs().type().shape()).getLast());
+            } else for (int a : axes) extents.add(dims(x.type().shape()).get(a));
+            Frame outer = frame;
+            Frame f = outer.child(level);
+            frame = f;
+            List<Expr> rv = new ArrayList<>();
+            for (Expr ext : extents) {
+                String var = fresh("r");
+                f.vars.add(var);
+                f.extents.add(ext);
+                f.blocks.add(new ArrayList<>());
+                rv.add(new Local(var, DType.I32));
+            }
+            Expr e;
+            if (kind == Kind.DOT) {
+                Matmul m = (Matmul) v.op();
+                int r = out.size();
+                List<Expr> ai = new ArrayList<>(out.subList(0, r - 1)), bi = new ArrayList<>(out.subList(0, r - 2));
+                ai.add(rv.getFirst());
+                bi.add(rv.getFirst());
+                bi.add(out.get(r - 1));
+                DType acc = accType(d);
+                e = new Bin(BinOp.MUL, cast(ex(m.lhs(), Ix.multi(dims(m.lhs().type().shape()), ai)), acc),
+                        cast(ex(m.rhs(), Ix.multi(dims(m.rhs().type().shape()), bi)), acc), acc);
+            } else {
+                List<Expr> xi = new ArrayList<>();
+                int kept = 0, red = 0;
+                for (int a = 0; a < x.type().rank(); a++) {
+                    final int ax = a;
+                    boolean reduced = java.util.Arrays.stream(axes).anyMatch(z -> z == ax);
+                    xi.add(reduced ? rv.get(red++) : out.get(kept++));
+                }
+                e = ex(x, Ix.multi(dims(x.type().shape()), xi));
+            }
+            List<Stmt> init = new ArrayList<>(), update = new ArrayList<>();
+            Expr result;
+            switch (kind) {
+                case SUM, DOT -> {
+                    DType acc = accType(d);
+                    String s = fresh("acc");
+                    init.add(new Let(s, constant(0, acc)));
+                    update.add(new Set(s, new Bin(BinOp.ADD, new Local(s, acc), cast(e, acc), acc)));
+                    result = cast(new Local(s, acc), d);
+                }
+                case MAX -> {
+                    DType acc = d.isFloat() ? d : DType.I64;
+                    String s = fresh("acc");
+                    init.add(new Let(s, d.isFloat() ? new FloatConst(Double.NEGATIVE_INFINITY, acc) : new IntConst(Long.MIN_VALUE, acc)));
+                    update.add(new Set(s, new Bin(BinOp.MAX, new Local(s, acc), cast(e, acc), acc)));
+                    result = cast(new Local(s, acc), d);
+                }
+                case ARGMAX -> {
+                    DType xd = x.type().dtype(), acc = xd.isFloat() ? xd : DType.I64;
+                    String bv = fresh("best"), bi = fresh("arg");
+                    init.add(new Let(bv, xd.isFloat() ? new FloatConst(Double.NEGATIVE_INFINITY, acc) : new IntConst(Long.MIN_VALUE, acc)));
+                    init.add(new Let(bi, new IntConst(0, DType.I64)));
+                    Expr el = f.let(fresh("t"), cast(e, acc));
+                    Local best = new Local(bv, acc);
+                    Expr better = new Bin(BinOp.GT, el, best, DType.BOOL);
+                    if (xd.isFloat())
+                        better = E.and(new Un(UnOp.NOT, new Un(UnOp.ISNAN, best, DType.BOOL), DType.BOOL),
+                                new Bin(BinOp.OR, better, new Un(UnOp.ISNAN, el, DType.BOOL), DType.BOOL));
+                    Expr isBetter = f.let(fresh("t"), better);
+                    update.add(new Set(bi, new Sel(isBetter, cast(rv.getFirst(), DType.I64), new Local(bi, DType.I64), DType.I64)));
+                    update.add(new Set(bv, new Sel(isBetter, el, best, acc)));
+                    result = new Local(bi, DType.I64);
+                }
+                default -> throw new IllegalStateException();
+            }
+            f.blocks.getLast().addAll(update);
+            Stmt loops = f.assemble(level);
+            frame = outer;
+            outer.forgetBelow(level, f.firstNewMemo);
+            List<Stmt> into = outer.blocks.get(level);
+            into.addAll(init);
+            into.add(loops);
+            for (Stmt s : init) if (s instanceof Let l) outer.localLevels.put(l.name(), level);
+            return result instanceof Local ? result : outer.let(fresh("t"), result);
+        }
+    }
+
+    static DType accType(DType d) { return d.isFloat() ? DType.F64 : DType.I64; }
+
+    static boolean isConst(Expr e) { return e instanceof IntConst || e instanceof FloatConst; }
+
+    static Expr cast(Expr e, DType d) {
+        if (e.type() == d) return e;
+        if (e instanceof IntConst(long v, DType t) && d.isInteger() && t.isInteger())
+            return new IntConst(d == DType.I32 ? (int) v : v, d);
+        return new Convert(e, d);
+    }
+
+    static boolean swapsLastTwo(int[] perm) {
+        int r = perm.length;
+        if (r < 2 || perm[r - 1] != r - 2 || perm[r - 2] != r - 1) return false;
+        for (int i = 0; i < r - 2; i++) if (perm[i] != i) return false;
+        return true;
+    }
+
+    private record MemoKey(Object what, List<Expr> index) {}
+
+    /// An index into a value of shape `dims`: a multi-index, a flat index, or both, each
+    /// computed from the other on demand. A multi-index derived from a stage's flat loop
+    /// counter marks that stage as needing per-axis loops.
+    static final class Ix {
+        final List<Expr> dims;
+        List<Expr> multi;
+        Expr flat;
+        final Frame flatOwner;
+
+        private Ix(List<Expr> dims, List<Expr> multi, Expr flat, Frame flatOwner) {
+            this.dims = dims;
+            this.multi = multi;
+            this.flat = flat;
+            this.flatOwner = flatOwner;
+        }
+
+        static Ix multi(List<Expr> dims, List<Expr> idx) { return new Ix(dims, List.copyOf(idx), null, null); }
+        static Ix flat(List<Expr> dims, Expr flat, Frame owner) { return new Ix(dims, null, flat, owner); }
+
+        List<Expr> multi() {
+            if (multi == null) {
+                if (flatOwner != null) flatOwner.needMulti = true;
+                List<Expr> m = new ArrayList<>();
+                Expr stride = E.ONE;
+                Expr[] out = new Expr[dims.size()];
+                for (int a = dims.size() - 1; a >= 0; a--) {
+                    Expr q = E.div(flat, stride);
+                    out[a] = a == 0 ? q : E.mod(q, dims.get(a));
+                    stride = E.mul(stride, dims.get(a));
+                }
+                m.addAll(List.of(out));
+                multi = m;
+            }
+            return multi;
+        }
+
+        Expr flat() {
+            if (flat == null) flat = E.linearize(multi, dims);
+            return flat;
+        }
+
+        List<Expr> key() { return multi != null ? multi : List.of(flat); }
+    }
+
+    /// A loop nest under construction: loop variables outermost first, and for each depth k
+    /// the statements placed inside loops 0..k-1 before loop k. A child frame (a reduction)
+    /// shares the parent's blocks up to its level and adds its own loops below.
+    static final class Frame {
+        final List<String> vars = new ArrayList<>();
+        final List<Expr> extents = new ArrayList<>();
+        final List<List<Stmt>> blocks = new ArrayList<>();
+        final Map<MemoKey, Expr> memo;
+        final List<MemoKey> memoOrder;
+        final Map<MemoKey, Integer> memoLevel;
+        final Map<String, Integer> localLevels;
+        int guarded;
+        boolean needMulti;
+        int firstNewMemo;
+
+        Frame() {
+            memo = new HashMap<>();
+            memoOrder = new ArrayList<>();
+            memoLevel = new HashMap<>();
+            localLevels = new HashMap<>();
+        }
+
+        private Frame(Frame parent, int level) {
+            memo = parent.memo;
+            memoOrder = parent.memoOrder;
+            memoLevel = parent.memoLevel;
+            localLevels = parent.localLevels;
+            vars.addAll(parent.vars.subList(0, level));
+            extents.addAll(parent.extents.subList(0, level));
+            blocks.addAll(parent.blocks.subList(0, level + 1));
+            firstNewMemo = memoOrder.size();
+            needMulti = false;
+        }
+
+        Frame child(int level) { return new Frame(this, level); }
+
+        int depth() { return vars.size(); }
+
+        /// The depth at which `e` can be computed: just inside the innermost loop it reads
+        /// (at least 1, so that a kernel's top level holds only loops).
+        int levelOf(Expr e) {
+            int level = 1;
+            for (String n : E.freeLocals(e)) {
+                int p = vars.indexOf(n);
+                int l = p >= 0 ? p + 1 : localLevels.getOrDefault(n, depth());
+                level = Math.max(level, l);
+            }
+            return Math.min(level, depth());
+        }
+
+        /// If the index reads exactly the outermost k loop variables, the depth k (at least 1)
+        /// at which a reduction over it can run once per distinct index; else -1.
+        int prefixLevel(List<Expr> idx) {
+            java.util.Set<Integer> used = new HashSet<>();
+            for (Expr e : idx)
+                for (String n : E.freeLocals(e)) {
+                    int p = vars.indexOf(n);
+                    if (p < 0) return -1;
+                    used.add(p);
+                }
+            int k = used.size();
+            for (int p = 0; p < k; p++) if (!used.contains(p)) return -1;
+            if (k == 0) return depth() == 0 || E.isConst(extents.getFirst(), 1) ? Math.min(1, depth()) : -1;
+            return k;
+        }
+
+        Expr let(String name, Expr e) {
+            int level = levelOf(e);
+            blocks.get(level).add(new Let(name, e));
+            localLevels.put(name, level);
+            return new Local(name, e.type());
+        }
+
+        void remember(MemoKey key, Expr e) {
+            memo.put(key, e);
+            memoOrder.add(key);
+            memoLevel.put(key, e instanceof Local l ? localLevels.getOrDefault(l.name(), depth()) : depth());
+        }
+
+        /// Forgets what a child frame memoized inside its own loops (below `level`).
+        void forgetBelow(int level, int from) {
+            for (int i = memoOrder.size() - 1; i >= from; i--) {
+                MemoKey k = memoOrder.get(i);
+                if (memoLevel.getOrDefault(k, Integer.MAX_VALUE) > level) {
+                    memo.remove(k);
+                    memoLevel.remove(k);
+                    memoOrder.remove(i);
+                }
+            }
+        }
+
+        /// The loops from depth `from` down, wrapped around their blocks.
+        Loop assemble(int from) {
+            List<Stmt> inner = blocks.get(vars.size());
+            for (int k = vars.size() - 1; k >= from; k--) {
+                Loop l = new Loop(vars.get(k), extents.get(k), inner);
+                if (k == from) return l;
+                inner = new ArrayList<>(blocks.get(k));
+                inner.add(l);
+            }
+            throw new IllegalStateException("empty nest");
+        }
+    }
+
+    /// What a kernel reads and writes.
+    static final class Access {
+        static java.util.Set<Integer> reads(Kernel k) {
+            java.util.Set<Integer> out = new HashSet<>();
+            for (Stmt s : k.body()) reads(s, out);
+            return out;
+        }
+
+        static void reads(Stmt s, java.util.Set<Integer> out) {
+            switch (s) {
+                case Loop l -> { reads(l.extent(), out); for (Stmt b : l.body()) reads(b, out); }
+                case Let l -> reads(l.value(), out);
+                case Set l -> reads(l.value(), out);
+                case Store st -> { reads(st.index(), out); reads(st.value(), out); }
+                case Call c -> { out.addAll(c.call().reads()); if (c.epilogue() != null) reads(c.epilogue(), out); }
+            }
+        }
+
+        static void reads(Expr e, java.util.Set<Integer> out) {
+            switch (e) {
+                case Load l -> { out.add(l.buffer()); reads(l.index(), out); }
+                case Un u -> reads(u.x(), out);
+                case Bin b -> { reads(b.a(), out); reads(b.b(), out); }
+                case Sel s -> { reads(s.cond(), out); reads(s.onTrue(), out); reads(s.onFalse(), out); }
+                case Convert c -> reads(c.x(), out);
+                case Rand r -> { reads(r.seed(), out); reads(r.index(), out); }
+                case IntConst _, FloatConst _, Sym _, Local _ -> {}
+            }
+        }
+
+        static java.util.Set<Integer> writes(Kernel k) {
+            java.util.Set<Integer> out = new HashSet<>();
+            for (Stmt s : k.body()) writes(s, out);
+            return out;
+        }
+
+        static void writes(Stmt s, java.util.Set<Integer> out) {
+            switch (s) {
+                case Loop l -> { for (Stmt b : l.body()) writes(b, out); }
+                case Store st -> out.add(st.buffer());
+                case Call c -> { out.add(c.call().out()); if (c.epilogue() != null) writes(c.epilogue(), out); }
+                case Let _, Set _ -> {}
+            }
+        }
+    }
+
+    static Map<String, Integer> unused() { return new LinkedHashMap<>(); }
+
+    static <T> Function<T, T> id() { return t -> t; }
+}
