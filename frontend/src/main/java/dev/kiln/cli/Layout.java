@@ -361,7 +361,8 @@ final class Layout {
 
         // ---- output -----------------------------------------------------------------------
 
-        private double top(Item it) { return rankTop[it.rank] + (rankHeight[it.rank] - it.h) / 2; }
+        /// Nodes hang from the top of their rank, so a tall kernel box beside small ops does not push them down.
+        private double top(Item it) { return it.node != null ? rankTop[it.rank] : rankTop[it.rank] + (rankHeight[it.rank] - it.h) / 2; }
 
         private double middle(Item it) { return rankTop[it.rank] + rankHeight[it.rank] / 2; }
 

@@ -7,7 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -21,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 import dev.kiln.cli.MainTest.Result;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.text.Parser;
+import dev.kiln.passes.PassManager;
 import dev.kiln.passes.autodiff.Differentiate;
 
 /// `kiln dump` as text, DOT and HTML; the HTML is opened in headless Chromium when it is installed.
@@ -149,10 +153,19 @@ class DumpTest {
 
     @Test void browserDrawsEveryNodeAndEdge() throws Exception {
         Path chromium = browser();
-        for (String file : List.of(mlp(), fused(), Examples.file("conv.kir").toString())) {
-            Path html = tmp.resolve(Path.of(file).getFileName() + ".html");
-            assertEquals(0, MainTest.run("dump", file, "-o", html.toString()).code());
-            GraphView view = GraphView.of(parse(Path.of(file)));
+        Graph joint = Differentiate.joint(parse(Examples.file("mlp.kir")), MLP_WEIGHTS);
+        Graph fusedJoint = PassManager.withFusion(PassManager.Options.none()).run(joint);
+        Map<List<String>, Graph> cases = new LinkedHashMap<>();
+        // each launch of the browser takes seconds: two pages, hand-written kernels and fusion's
+        cases.put(List.of(fused()), parse(Examples.file("fused.kir")));
+        cases.put(List.of(mlp(), "--grad", String.join(",", MLP_WEIGHTS), "--opt"), fusedJoint);
+        for (var c : cases.entrySet()) {
+            String file = c.getKey().toString();
+            Path html = tmp.resolve("page.html");
+            List<String> args = new ArrayList<>(List.of("dump", "-o", html.toString()));
+            args.addAll(c.getKey());
+            assertEquals(0, MainTest.run(args.toArray(String[]::new)).code());
+            GraphView view = GraphView.of(c.getValue());
             String dom = Chromium.dumpDom(chromium, html.toUri().toString(), tmp);
             int nodes = view.allNodes().size();
             Matcher m = Pattern.compile("<body[^>]* data-rendered=\"(\\d+)\"").matcher(dom);
@@ -162,6 +175,7 @@ class DumpTest {
             assertEquals(edges(view.scene()), count(dom, "<path class=\"edge "), file);
             long kernels = view.allNodes().stream().filter(n -> n.kind() == GraphView.Kind.FUSED).count();
             assertEquals(kernels, count(dom, "<g class=\"node fused "), file);
+            if (c.getKey().contains("--opt")) assertTrue(kernels >= 4, "the fused joint graph has kernels: " + kernels);
         }
     }
 

@@ -291,14 +291,15 @@ class IrCommandsTest {
         }
     }
 
-    @Test void jvmBackendRunsOrSaysItIsMissing() {
-        Result r = MainTest.run("ir", "run", mlp(), "--input-dir", data(), "--backend", "jvm");
-        if (Backends.available("jvm")) {
-            assertEquals(0, r.code(), r.err());
-            Result interp = MainTest.run("ir", "run", mlp(), "--input-dir", data());
-            assertEquals(interp.out().lines().count(), r.out().lines().count());
-        } else {
-            assertEquals(List.of("kiln: error: the jvm backend is not available in this build yet; use --backend interp"), r.errLines());
+    @Test void jvmBackendAgreesWithTheInterpreter() {
+        Path a = tmp.resolve("interp"), b = tmp.resolve("jvm");
+        assertEquals(0, MainTest.run("ir", "run", mlp(), "--input-dir", data(), "--output", a.toString()).code());
+        Result r = MainTest.run("ir", "run", mlp(), "--input-dir", data(), "--output", b.toString(), "--backend", "jvm");
+        assertEquals(0, r.code(), r.err());
+        for (String f : List.of("mlp.0.npy", "mlp.1.npy")) {
+            NdArray x = Npy.read(a.resolve(f)), y = Npy.read(b.resolve(f));
+            assertEquals(List.of(x.dtype(), x.rank()), List.of(y.dtype(), y.rank()), f);
+            for (int i = 0; i < x.size(); i++) assertEquals(x.getDouble(i), y.getDouble(i), 1e-5, f + "[" + i + "]");
         }
     }
 
@@ -396,5 +397,64 @@ class IrCommandsTest {
         assertEquals(0, r.code(), r.err());
         Matcher m = Pattern.compile("loc\\(grad\\(" + Pattern.quote(mlp()) + ":\\d+\\)\\)").matcher(r.out());
         assertTrue(m.find(), r.out());
+    }
+
+    // ---- opt ---------------------------------------------------------------------------------
+
+    @Test void optFusesAndKeepsTheInterpretersAnswer() throws Exception {
+        Result r = MainTest.run("ir", "opt", mlp());
+        assertEquals(0, r.code(), r.err());
+        assertEquals("", r.err());
+        Graph opt = Parser.parse(r.out(), "opt.kir");
+        long kernels = opt.body().stream().filter(v -> v.op() instanceof Op.Fused).count();
+        assertTrue(kernels >= 2 && opt.body().size() < 27, r.out());
+        Graph g = Parser.parse(Files.readString(Examples.file("mlp.kir")), "mlp.kir");
+        List<NdArray> before = Interpreter.run(g, Examples.mlpInputs()), after = Interpreter.run(opt, Examples.mlpInputs());
+        for (int i = 0; i < before.size(); i++)
+            for (int k = 0; k < before.get(i).size(); k++)
+                assertEquals(before.get(i).getDouble(k), after.get(i).getDouble(k), 1e-5, "result " + i + "[" + k + "]");
+    }
+
+    @Test void optDumpAfterAllShowsEachPassInOrder() {
+        Result r = MainTest.run("ir", "opt", mlp(), "--dump-after", "all");
+        assertEquals(0, r.code(), r.err());
+        List<String> heads = r.errLines().stream().filter(l -> l.startsWith("// ----- IR after ")).toList();
+        assertEquals(List.of("input", "simplify", "fold-constants", "cse", "dce", "fuse"),
+                heads.stream().map(l -> l.substring("// ----- IR after ".length(), l.indexOf(" (@"))).toList());
+        assertTrue(r.err().contains("// fuse: "), "the fusion report heads the fuse stage: " + r.err());
+        // stdout holds only the result
+        assertEquals(MainTest.run("ir", "opt", mlp()).out(), r.out());
+
+        Result one = MainTest.run("ir", "opt", mlp(), "--passes", "cse,dce", "--dump-after", "dce");
+        assertEquals(1, one.errLines().stream().filter(l -> l.startsWith("// ----- IR after dce")).count(), one.err());
+        assertFalse(one.out().contains("fused"), "no fuse pass was asked for");
+    }
+
+    @Test void optWritesEachStageToTheDumpDirectory() throws Exception {
+        Path dir = tmp.resolve("stages");
+        Result r = MainTest.run("ir", "opt", mlp(), "--dump-dir", dir.toString(), "--stats");
+        assertEquals(0, r.code(), r.err());
+        List<String> files;
+        try (var s = Files.list(dir)) {
+            files = s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+        assertEquals(List.of("00-input.kir", "01-simplify.kir", "02-fold-constants.kir", "03-cse.kir", "04-dce.kir", "05-fuse.kir",
+                "index.txt"), files);
+        for (String f : files)
+            if (f.endsWith(".kir")) Parser.parse(Files.readString(dir.resolve(f)), f);
+        assertEquals(6, Files.readAllLines(dir.resolve("index.txt")).size());
+        assertEquals(Files.readString(dir.resolve("05-fuse.kir")).lines().filter(l -> !l.startsWith("//")).toList(),
+                r.out().lines().toList());
+        assertTrue(r.errLines().stream().anyMatch(l -> l.matches("// fuse +[0-9.]+ ms +\\d+ +\\d+")), r.err());
+    }
+
+    @Test void optUnknownPassIsAUsageError() {
+        Result r = MainTest.run("ir", "opt", mlp(), "--passes", "simplfy,dce");
+        assertEquals(2, r.code());
+        assertEquals(List.of("kiln: error: unknown pass 'simplfy' (did you mean simplify?) (known: simplify, fold-constants, cse, dce, "
+                + "fuse); see 'kiln ir opt --help'"), r.errLines());
+        r = MainTest.run("ir", "opt", mlp(), "--dump-after", "fusion");
+        assertEquals(2, r.code());
+        assertTrue(r.errLines().getFirst().startsWith("kiln: error: --dump-after: unknown pass 'fusion'"), r.err());
     }
 }
