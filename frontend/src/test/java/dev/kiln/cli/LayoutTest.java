@@ -97,4 +97,17 @@ class LayoutTest {
             if (p.edge().to().equals("v11")) x[p.edge().port()] = p.points()[p.points().length - 2];
         assertTrue(x[0] < x[1], x[0] + " vs " + x[1]);
     }
+
+    @Test void aGraphTooLargeToDrawIsRefusedNotAttempted() {
+        // A chain of 1500 ops whose every value is also used by the last op: its edges need about
+        // 1500^2 bend points, which is refused with advice instead of filling the heap.
+        dev.kiln.ir.Builder b = new dev.kiln.ir.Builder();
+        dev.kiln.ir.Value v = b.param("x", dev.kiln.ir.TensorType.f32(1));
+        List<dev.kiln.ir.Value> all = new ArrayList<>();
+        for (int i = 0; i < 1500; i++) all.add(v = b.neg(v));
+        Graph g = b.build("wide", b.concat(all, 0));
+        CliException e = org.junit.jupiter.api.Assertions.assertThrows(CliException.class, () -> Layout.of(GraphView.of(g)));
+        assertTrue(e.getMessage().startsWith("the graph is too large to draw (1503 nodes whose edges need "), e.getMessage());
+        assertTrue(e.getMessage().endsWith("dump it with --format dot or text"), e.getMessage());
+    }
 }
