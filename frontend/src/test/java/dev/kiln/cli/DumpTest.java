@@ -183,7 +183,7 @@ class DumpTest {
         Path chromium = browser();
         Path html = tmp.resolve("mlp.html");
         assertEquals(0, MainTest.run("dump", mlp(), "-o", html.toString()).code());
-        String dom = Chromium.dumpDom(chromium, html.toUri() + "#%253", tmp);
+        String dom = Chromium.dumpDom(chromium, html.toUri() + "#3", tmp);
         assertTrue(dom.contains("<h2>add %3</h2>"), dom);
         assertTrue(dom.contains("<pre>%3 = add %1, %2 : f32[B,128]</pre>"), dom);
         assertTrue(dom.contains("<pre>" + mlp() + ":20</pre>"), "the location is shown");
