@@ -134,10 +134,23 @@ class DumpTest {
         }
     }
 
+    @Test void kernelsAndBytecodeShowWhatTheJvmBackendMakes() {
+        Result k = MainTest.run("dump", mlp(), "--format", "kernels");
+        assertEquals(0, k.code(), k.err());
+        assertTrue(k.out().startsWith("program @mlp symbols [B]\n"), k.out());
+        // fusion ran first: the first layer is one kernel, a matrix product with its bias and relu
+        assertTrue(k.out().contains("kernel k1_matmul_add_relu"), k.out());
+        Result b = MainTest.run("dump", mlp(), "--format", "bytecode");
+        assertEquals(0, b.code(), b.err());
+        assertTrue(b.out().startsWith("// class version "), b.out());
+        assertTrue(b.out().contains("implements dev/kiln/codegen/jvm/rt/KernelSet"), b.out());
+    }
+
     @Test void badFormatIsAUsageError() {
         Result r = MainTest.run("dump", mlp(), "--format", "svg");
         assertEquals(2, r.code());
-        assertEquals(List.of("kiln: error: unknown format 'svg' for --format (expected text, dot, html); see 'kiln dump --help'"),
+        assertEquals(List.of("kiln: error: unknown format 'svg' for --format (expected text, dot, html, kernels, bytecode); "
+                + "see 'kiln dump --help'"),
                 r.errLines());
     }
 
