@@ -41,6 +41,8 @@ public final class JvmExecutable implements Executable {
     private final DType[] paramDTypes;
     private final ArrayDeque<Workspace> free = new ArrayDeque<>();
     private final Pool pool;
+    /// Nanoseconds per task, summed over calls, when profiling (`-Dkiln.profile=true`).
+    private final long[] profile;
 
     JvmExecutable(KernelProgram program, KernelSet code, List<BytecodeGen.Task> tasks, List<String> paramNames,
                   List<dev.kiln.ir.TensorType> paramTypes, List<dev.kiln.ir.TensorType> resultTypes, Pool pool) {
@@ -48,6 +50,13 @@ public final class JvmExecutable implements Executable {
         this.code = code;
         this.tasks = List.copyOf(tasks);
         this.pool = pool;
+        this.profile = Boolean.getBoolean("kiln.profile") ? new long[tasks.size()] : null;
+        if (profile != null) {
+            // print every profiled executable's times when the JVM exits
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                if (Arrays.stream(profile).sum() > 0) System.err.print("kiln profile @" + program.name() + "\n" + profile());
+            }));
+        }
         extents = new Expr[tasks.size()];
         works = new Expr[tasks.size()];
         for (int t = 0; t < tasks.size(); t++) {
@@ -80,6 +89,27 @@ public final class JvmExecutable implements Executable {
     }
 
     public KernelProgram program() { return program; }
+
+    /// Forgets the times measured so far (e.g. after warm-up).
+    public void resetProfile() {
+        if (profile != null) synchronized (profile) { Arrays.fill(profile, 0); }
+    }
+
+    /// Time per kernel, summed over all calls so far, as text (one line per task, with the
+    /// kernel's name and source location); empty unless run with `-Dkiln.profile=true`.
+    public String profile() {
+        if (profile == null) return "";
+        StringBuilder s = new StringBuilder();
+        long total = 0;
+        for (long p : profile) total += p;
+        for (int t = 0; t < tasks.size(); t++) {
+            Kernel k = program.kernels().get(tasks.get(t).kernel());
+            String kind = tasks.get(t).call() ? "call" : tasks.get(t).inCall() ? "epilogue" : "loop";
+            s.append(String.format("%6.1f%% %10.3f ms  t%d %s %s  %s%n", 100.0 * profile[t] / Math.max(1, total), profile[t] / 1e6, t,
+                    k.name(), kind, k.source()));
+        }
+        return s.toString();
+    }
 
     /// The intermediate memory of one call with symbols bound to `symbolValues` (in the order
     /// of `program().symbols()`): with the buffer plan, and without it.
@@ -139,7 +169,13 @@ public final class JvmExecutable implements Executable {
                     buffers[b] = out.data();
                 }
             }
-            for (int t = 0; t < tasks.size(); t++) runTask(t);
+            if (profile == null) for (int t = 0; t < tasks.size(); t++) runTask(t);
+            else for (int t = 0; t < tasks.size(); t++) {
+                long t0 = System.nanoTime();
+                runTask(t);
+                long dt = System.nanoTime() - t0;
+                synchronized (profile) { profile[t] += dt; }
+            }
             // results that are inputs, constants or repeats are copies
             Arrays.fill(owned, false);
             for (int r = 0; r < results.size(); r++) {

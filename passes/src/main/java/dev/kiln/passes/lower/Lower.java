@@ -443,7 +443,7 @@ public final class Lower {
                         xi.add(xt.dim(a).equals(Dim.of(1)) ? E.ZERO : ix.multi().get(br.dims().get(a)));
                     yield ex(br.x(), Ix.multi(dims(xt.shape()), xi));
                 }
-                case Reshape r -> ex(r.x(), Ix.flat(dims(r.x().type().shape()), ix.flat(), null));
+                case Reshape r -> ex(r.x(), reshapeIndex(ix, v.type().shape(), r.x().type().shape()));
                 case Transpose t -> {
                     Expr[] xi = new Expr[t.perm().size()];
                     for (int a = 0; a < xi.length; a++) xi[t.perm().get(a)] = ix.multi().get(a);
@@ -494,6 +494,27 @@ public final class Lower {
                 case Conv2d _, Conv2dGradInput _, Conv2dGradWeight _ -> load(materialize(v), d, ix);
                 case Fused _ -> throw IrError.of(v.op(), "nested inside another fused region cannot be lowered");
             };
+        }
+
+        /// The index into a reshape's operand. Loads only need the flat index, which a reshape
+        /// keeps; when a multi-index is asked for, axes are matched in groups of equal element
+        /// count (`[B,32,28,28] -> [B,32,14,2,14,2]` pairs B, 32, 28 with 14x2, 28 with 14x2), so
+        /// only the split or merged axes need division, not the whole flat index.
+        Ix reshapeIndex(Ix ix, Shape out, Shape in) {
+            List<Expr> inDims = dims(in);
+            if (ix.multi == null) return Ix.flat(inDims, ix.flat(), ix.flatOwner);
+            int[][] groups = axisGroups(out, in);
+            if (groups == null) return Ix.flat(inDims, ix.flat(), null);
+            List<Expr> outDims = dims(out), m = ix.multi(), idx = new ArrayList<>();
+            for (int[] g : groups) {
+                // g = {outFrom, outTo, inFrom, inTo}
+                Expr flat = E.linearize(m.subList(g[0], g[1]), outDims.subList(g[0], g[1]));
+                Ix part = Ix.flat(inDims.subList(g[2], g[3]), flat, null);
+                idx.addAll(g[3] - g[2] == 1 ? List.of(flat) : part.multi());
+            }
+            Ix r = Ix.multi(inDims, idx);
+            r.flat = ix.flat;
+            return r;
         }
 
         Expr bin(BinOp op, Binary b, Ix ix, DType d) {
@@ -593,6 +614,38 @@ public final class Lower {
             for (Stmt s : init) if (s instanceof Let l) outer.localLevels.put(l.name(), level);
             return result instanceof Local ? result : outer.let(fresh("t"), result);
         }
+    }
+
+    /// Splits two shapes of equal size into consecutive axis groups of equal element count,
+    /// each `{outFrom, outTo, inFrom, inTo}`; a symbolic axis must match itself one to one.
+    /// Null when that fails. Size-1 axes join the group before them (or the first group).
+    static int[][] axisGroups(Shape out, Shape in) {
+        List<int[]> groups = new ArrayList<>();
+        int i = 0, j = 0, no = out.rank(), ni = in.rank();
+        while (i < no || j < ni) {
+            int i0 = i, j0 = j;
+            if (i < no && j < ni && !out.dim(i).isFixed() && out.dim(i).equals(in.dim(j))) {
+                groups.add(new int[]{i, ++i, j, ++j});
+                continue;
+            }
+            long po = 1, pi = 1;
+            if (i < no) { if (!out.dim(i).isFixed()) return null; po = out.dim(i++).size(); }
+            if (j < ni) { if (!in.dim(j).isFixed()) return null; pi = in.dim(j++).size(); }
+            while (po != pi) {
+                if (po < pi) {
+                    if (i >= no || !out.dim(i).isFixed()) return null;
+                    po *= out.dim(i++).size();
+                } else {
+                    if (j >= ni || !in.dim(j).isFixed()) return null;
+                    pi *= in.dim(j++).size();
+                }
+            }
+            // trailing size-1 axes belong to this group
+            while (i < no && out.dim(i).equals(Dim.of(1)) && (j >= ni || !in.dim(j).equals(Dim.of(1)))) i++;
+            while (j < ni && in.dim(j).equals(Dim.of(1)) && (i >= no || !out.dim(i).equals(Dim.of(1)))) j++;
+            groups.add(new int[]{i0, i, j0, j});
+        }
+        return groups.toArray(int[][]::new);
     }
 
     static DType accType(DType d) { return d.isFloat() ? DType.F64 : DType.I64; }
