@@ -68,7 +68,7 @@ public final class Kiln {
     /// Empties the compile cache and resets its counters.
     public static void clearCache() { Compiler.clear(); }
 
-    /// The backend graphs are compiled with (from `-Dkiln.backend`, default `interpreter`).
+    /// The backend graphs are compiled with (from `-Dkiln.backend`, default `jvm`).
     public static Backend backend() { return Compiler.backend(); }
 
     /// Selects the backend (and empties the compile cache).

@@ -8,7 +8,6 @@ import java.util.List;
 import java.util.Locale;
 
 import dev.kiln.cli.GraphView.Attr;
-import dev.kiln.cli.GraphView.Kind;
 import dev.kiln.cli.Layout.Drawing;
 import dev.kiln.cli.Layout.Label;
 import dev.kiln.cli.Layout.Path;
@@ -70,8 +69,7 @@ final class Html {
                 s.append(k > 0 ? ",[" : "[").append(string(a.name())).append(',').append(string(a.value())).append(']');
             }
             s.append("],\"x\":").append(num(p.box().x())).append(",\"y\":").append(num(p.box().y()))
-                    .append(",\"w\":").append(num(p.box().w())).append(",\"h\":").append(num(p.box().h()))
-                    .append(",\"ports\":").append(n.kind() == Kind.FUSED ? 0 : n.ports()).append('}');
+                    .append(",\"w\":").append(num(p.box().w())).append(",\"h\":").append(num(p.box().h())).append('}');
         }
         s.append("],\"edges\":[");
         List<Path> paths = d.paths();

@@ -15,7 +15,6 @@ import dev.kiln.ir.Graph;
 import dev.kiln.ir.Op;
 import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
-import dev.kiln.runtime.DType;
 import dev.kiln.runtime.NdArray;
 import dev.kiln.runtime.Npy;
 import dev.kiln.runtime.Rng;

@@ -11,8 +11,9 @@ import picocli.CommandLine.Spec;
 /// command does nothing by itself; without a subcommand it prints its usage and fails as a
 /// usage error.
 @Command(name = "ir",
-        description = "Check, print, run and differentiate graph IR text files (.kir).",
-        subcommands = {IrCheckCommand.class, IrPrintCommand.class, IrRunCommand.class, IrGradCommand.class})
+        description = "Check, print, run, differentiate and optimize graph IR text files (.kir).",
+        subcommands = {IrCheckCommand.class, IrPrintCommand.class, IrRunCommand.class, IrGradCommand.class,
+                IrOptCommand.class})
 final class IrCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 

@@ -45,7 +45,11 @@ record KirFile(String name, String text, List<Graph> graphs) {
             // The message lists every diagnostic, each with its source line and a caret.
             throw new CliException(summary(name, e.diagnostics().size()), List.of(e.getMessage()));
         }
-        if (graphs.isEmpty()) throw new CliException(name + ": no graph in the file (expected 'graph @name(...) -> (...) { ... }')");
+        if (graphs.isEmpty()) {
+            int end = 1 + (int) text.chars().filter(c -> c == '\n').count();
+            throw new CliException(summary(name, 1), List.of(name + ":" + end + ":1: error: expected a graph "
+                    + "('graph @name(%x: f32[4]) -> (f32[4]) {'), found end of file"));
+        }
         List<String> errors = new ArrayList<>();
         for (Graph g : graphs)
             for (IrError e : Verifier.check(g)) errors.add(verifierDiagnostic(name, text, g, e));

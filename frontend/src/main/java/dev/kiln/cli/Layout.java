@@ -19,8 +19,9 @@ import dev.kiln.cli.GraphView.Scene;
 ///    is computed from them alone move down to just above their first user, so that weights
 ///    sit next to the op that reads them and the backward below the forward;
 /// 2. ranks: layer `l` is rank `2l`; rank `2l+1` below it holds one *value point* per value,
-///    where its type is written and from which its uses fan out; an edge spanning more ranks
-///    passes through one dummy point per rank, so no edge crosses a node;
+///    where its type is written; from there one trunk of dummy points (one per rank) runs down
+///    to the value's last user and each use branches off it, so no edge crosses a node and the
+///    uses of a value share one line;
 /// 3. order within ranks by barycenters, sweeping down and up, keeping the order with the
 ///    fewest crossings;
 /// 4. x by repeated smoothing: each item moves to the mean position its neighbours want for it
@@ -37,6 +38,10 @@ final class Layout {
     static final double CHAR = 7.3, LINE = 15, PAD_X = 10, PAD_Y = 5, LABEL_CHAR = 6.1, LABEL_H = 14;
     static final double GAP_X = 18, DUMMY_W = 6, GAP_Y = 9, MARGIN = 16, HEADER = 2 * LINE + 8, INSET = 10;
     private static final int SWEEPS = 24, SMOOTHING_ROUNDS = 12;
+    /// Bend points (value labels and edge dummies) a drawing may need. Each costs some memory
+    /// and time; a graph whose values are used very far from where they are made could need a
+    /// number quadratic in its size, and is refused instead.
+    static final long MAX_POINTS = 2_000_000;
 
     record Box(double x, double y, double w, double h) {
         double cx() { return x + w / 2; }
@@ -169,6 +174,13 @@ final class Layout {
             }
             for (int r = 0; r <= 2 * max + 1; r++) ranks.add(new ArrayList<>());
             for (Node n : scene.nodes()) put(items.get(n.id()), 2 * layer.get(n.id()));
+            long points = 0;
+            Map<String, Integer> deepest = new HashMap<>();
+            for (Edge e : scene.edges()) deepest.merge(e.from(), items.get(e.to()).rank, Math::max);
+            for (var d : deepest.entrySet()) points += d.getValue() - items.get(d.getKey()).rank;
+            if (points > MAX_POINTS)
+                throw new CliException("the graph is too large to draw (" + scene.nodes().size() + " nodes whose edges need " + points
+                        + " bend points, more than " + MAX_POINTS + "); dump it with --format dot or text");
             for (Node n : scene.nodes()) {
                 Item src = items.get(n.id());
                 List<Edge> out = outs.getOrDefault(n.id(), List.of());
@@ -177,18 +189,20 @@ final class Layout {
                 put(value, src.rank + 1);
                 link(src, value, 0);
                 valuePoint.put(src, value);
+                // One trunk of points runs down from the value to its last user; each use leaves
+                // it on the rank above its user, so the uses of one value share one line.
+                List<Item> trunk = new ArrayList<>(List.of(value));
+                for (int r = value.rank + 1; r < deepest.get(n.id()); r++) {
+                    Item d = new Item(null, null, n.phase(), DUMMY_W, 0);
+                    put(d, r);
+                    link(trunk.getLast(), d, 0);
+                    trunk.add(d);
+                }
                 for (Edge e : out) {
                     Item target = items.get(e.to());
-                    List<Item> chain = new ArrayList<>(List.of(src, value));
-                    Item prev = value;
-                    for (int r = value.rank + 1; r < target.rank; r++) {
-                        Item d = new Item(null, null, n.phase(), DUMMY_W, 0);
-                        put(d, r);
-                        link(prev, d, 0);
-                        chain.add(d);
-                        prev = d;
-                    }
-                    link(prev, target, e.port());
+                    List<Item> chain = new ArrayList<>(List.of(src));
+                    chain.addAll(trunk.subList(0, target.rank - value.rank));
+                    link(chain.getLast(), target, e.port());
                     chain.add(target);
                     chains.put(e, chain);
                 }
@@ -361,7 +375,8 @@ final class Layout {
 
         // ---- output -----------------------------------------------------------------------
 
-        private double top(Item it) { return rankTop[it.rank] + (rankHeight[it.rank] - it.h) / 2; }
+        /// Nodes hang from the top of their rank, so a tall kernel box beside small ops does not push them down.
+        private double top(Item it) { return it.node != null ? rankTop[it.rank] : rankTop[it.rank] + (rankHeight[it.rank] - it.h) / 2; }
 
         private double middle(Item it) { return rankTop[it.rank] + rankHeight[it.rank] / 2; }
 

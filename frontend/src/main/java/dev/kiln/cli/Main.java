@@ -7,6 +7,7 @@ import java.nio.file.NoSuchFileException;
 import java.util.List;
 import java.util.concurrent.Callable;
 
+import dev.kiln.ir.IrError;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -156,6 +157,8 @@ public final class Main implements Callable<Integer>,
         return switch (ex) {
             case NoSuchFileException e -> "no such file: " + e.getFile();
             case AccessDeniedException e -> "permission denied: " + e.getFile();
+            // `mlp.kir:10: error: 'matmul' ...` would read "error" twice after "kiln: error:".
+            case IrError e when e.loc().isKnown() -> e.loc() + ": " + e.detail();
             case Throwable t when t.getMessage() != null && !t.getMessage().isBlank() -> t.getMessage();
             case Throwable t -> t.getClass().getName() + " (rerun with --verbose for details)";
         };
