@@ -15,7 +15,9 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.jar.JarFile;
 
+import dev.kiln.codegen.jvm.JvmBackend;
 import dev.kiln.ir.Graph;
+import dev.kiln.ir.IrError;
 import dev.kiln.ir.interp.Interpreter;
 import dev.kiln.runtime.NdArray;
 import dev.kiln.runtime.Npy;
@@ -73,8 +75,14 @@ final class RunCommand implements Callable<Integer> {
         Map<String, Path> files = ModelFiles.inputFiles(g, in, inputs);
         Map<String, Path> outFiles = outputFiles(g);
         Inputs bound = Inputs.bind(g, new Inputs.Sources(files, weights, null), Map.of(), false, 0);
-        List<NdArray> results = backend.equals("interp") ? Interpreter.run(g, bound.arrays())
-                : Backends.run("jvm", ModelFiles.optimize(g), bound.arrays());
+        // jvm: the passes and code an exported jar gets (ModelFiles.optimize), so both agree bit for bit
+        List<NdArray> results;
+        try {
+            results = backend.equals("interp") ? Interpreter.run(g, bound.arrays())
+                    : JvmBackend.compile(ModelFiles.optimize(g)).run(bound.arrays());
+        } catch (IrError e) {
+            throw new CliException(e.getMessage());
+        }
         PrintWriter out = spec.commandLine().getOut();
         List<String> names = ModelFiles.resultNames(g);
         for (int r = 0; r < results.size(); r++) {
