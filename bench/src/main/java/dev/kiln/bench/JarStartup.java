@@ -24,55 +24,65 @@ import static dev.kiln.ir.TensorType.f32;
 
 /// Size and time to first result of standalone jars, for `bench/RESULTS.md`: a 784-128-10 MLP
 /// and MNISTNet, exported with random weights; each jar answers one image from a `.npy` file,
-/// started fresh (`java -jar`, wall clock of the whole process, median of `runs`) with and
-/// without the vector module, and loaded into a running JVM (class loader to written output).
-/// `java -cp ... dev.kiln.bench.JarStartup OUT_DIR [runs] [java of another runtime...]`
+/// started fresh (`java -jar`, wall clock of the whole process, median of `runs`): plain, with
+/// the vector module, with an AOT cache (JDK 25's `-XX:AOTCache`, written by one training
+/// run), optionally on another runtime (a jlink image with java.base only), and loaded into a
+/// running JVM (class loader to written output). Prints a Markdown table.
+/// `java -cp ... dev.kiln.bench.JarStartup OUT_DIR [runs] [java of a bare runtime]`
 public final class JarStartup {
     public static void main(String[] args) throws Exception {
         Path out = Files.createDirectories(Path.of(args.length > 0 ? args[0] : "jar-startup"));
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 7;
-        List<String> javas = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-        for (int i = 2; i < args.length; i++) javas.add(args[i]);
-        System.out.printf("model   jar bytes   weights bytes   export ms   java -jar ms (median of %d)%n", runs);
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String bare = args.length > 2 ? args[2] : null;    // e.g. a jlink image with java.base only
+        System.out.printf("median of %d runs, milliseconds from process start to exit (output written)%n%n", runs);
+        System.out.println("| model | jar bytes | of which weights | java -jar | + vector module | + AOT cache | java.base-only JRE | in a running JVM |");
+        System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|");
         for (var m : List.of(Map.entry("mlp", mlp()), Map.entry("mnist", MnistNet.forward()))) {
             Graph g = m.getValue();
             List<NdArray> inputs = m.getKey().equals("mnist") ? MnistNet.inputs(1, 7) : mlpInputs();
             Map<String, NdArray> weights = new LinkedHashMap<>();
             for (int i = 1; i < g.params().size(); i++) weights.put(g.paramNames().get(i), inputs.get(i));
             Path jar = out.resolve(m.getKey() + ".jar");
-            long t0 = System.nanoTime();
             // MnistNet's graph is written fused already (as the fusion pass groups it)
             JarExporter.Exported e = JarExporter.export(g, weights, jar, JarExporter.Options.named(JarExporter.defaultClassName(jar))
                     .withOptimize(!m.getKey().equals("mnist")));
-            double exportMs = (System.nanoTime() - t0) / 1e6;
             long weightBytes = 0;
             for (NdArray w : weights.values()) weightBytes += (long) w.size() * w.dtype().byteSize();
             Path x = out.resolve(m.getKey() + "-x.npy"), y = out.resolve(m.getKey() + "-y.npy");
             Npy.write(x, inputs.getFirst());
-            StringBuilder times = new StringBuilder();
-            for (String java : javas) {
-                times.append(String.format("  %s: %.0f scalar", java, median(runs, java, false, jar, x, y)));
-                double v = median(runs, java, true, jar, x, y);
-                times.append(Double.isNaN(v) ? ", vector n/a" : String.format(", %.0f vector", v));
-            }
-            System.out.printf("%-6s %10d %15d %11.0f %s%n", m.getKey(), e.bytes(), weightBytes, exportMs, times);
-            System.out.printf("       in a running JVM: first result %.1f ms, second jar load %.1f ms%n", inProcess(jar, x, y),
-                    inProcess(jar, x, y));
+            String[] run = {"-jar", jar.toString(), "--input", x.toString(), "--output", y.toString()};
+            double plain = median(runs, java, List.of(), run);
+            double vector = median(runs, java, List.of("--add-modules", "jdk.incubator.vector"), run);
+            Path aot = out.resolve(m.getKey() + ".aot");
+            Files.deleteIfExists(aot);
+            median(1, java, List.of("-XX:AOTCacheOutput=" + aot), run);          // a training run writes the cache
+            double cached = median(runs, java, List.of("-XX:AOTCache=" + aot), run);
+            double base = bare == null ? Double.NaN : median(runs, bare, List.of(), run);
+            System.out.printf("| %s | %,d | %,d | %.0f | %.0f | %.0f | %s | %.0f |%n", m.getKey(), e.bytes(), weightBytes, plain, vector, cached,
+                    Double.isNaN(base) ? "-" : String.format("%.0f", base), inProcess(jar, x, y));
         }
+        String here = Path.of(JarStartup.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+        System.out.printf("%nA hello-world class on the same JVM, for scale: %.0f ms%n",
+                median(runs, java, List.of(), new String[]{"-cp", here, Hello.class.getName()}));
     }
 
-    static double median(int runs, String java, boolean vector, Path jar, Path x, Path y) throws Exception {
+    /// The JVM's own start and exit, for scale.
+    public static final class Hello {
+        public static void main(String[] args) { System.out.println("hello"); }
+    }
+
+    static double median(int runs, String java, List<String> jvmOptions, String[] args) throws Exception {
         double[] t = new double[runs];
         for (int i = 0; i < runs; i++) {
             List<String> cmd = new ArrayList<>(List.of(java));
-            if (vector) cmd.addAll(List.of("--add-modules", "jdk.incubator.vector"));
-            cmd.addAll(List.of("-jar", jar.toString(), "--input", x.toString(), "--output", y.toString()));
+            cmd.addAll(jvmOptions);
+            cmd.addAll(List.of(args));
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD)
                     .redirectError(ProcessBuilder.Redirect.DISCARD);
             long s = System.nanoTime();
             int code = pb.start().waitFor();
             t[i] = (System.nanoTime() - s) / 1e6;
-            if (code != 0 && vector) return Double.NaN; // a runtime without the module
             if (code != 0) throw new IllegalStateException(String.join(" ", cmd) + " exited with " + code);
         }
         Arrays.sort(t);

@@ -185,8 +185,8 @@ public final class JarMain {
         if (!runtimeHasVectorModule())
             return "Matrix products use the portable scalar kernel: this Java runtime lacks the jdk.incubator.vector module "
                     + "that the faster vector kernel needs (a full JDK has it; add it with --add-modules jdk.incubator.vector).";
-        return "Matrix products use the portable scalar kernel; for the faster vector one run "
-                + "java --add-modules jdk.incubator.vector -jar " + jar + " ...";
+        return "Matrix products use the portable scalar kernel; for the faster vector one (worth its start-up time on "
+                + "large batches and long runs) run java --add-modules jdk.incubator.vector -jar " + jar + " ...";
     }
 
     /// Whether this Java runtime image contains jdk.incubator.vector (resolved or not), read from

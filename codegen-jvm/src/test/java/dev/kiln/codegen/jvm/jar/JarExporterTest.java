@@ -198,8 +198,8 @@ class JarExporterTest {
         Npy.write(dir.resolve("x.npy"), x);
         Jars.Run r = Jars.runJar(jar, false, "--input", "x.npy", "--output", "y.npy");
         assertEquals(0, r.code(), r.err());
-        assertEquals("note: Matrix products use the portable scalar kernel; for the faster vector one run "
-                + "java --add-modules jdk.incubator.vector -jar mlp.jar ...\n", r.err());
+        assertEquals("note: Matrix products use the portable scalar kernel; for the faster vector one (worth its start-up time "
+                + "on large batches and long runs) run java --add-modules jdk.incubator.vector -jar mlp.jar ...\n", r.err());
         float[] got = (float[]) Npy.read(dir.resolve("y.npy")).data();
         float[] want = (float[]) inProcess(g, args(g, Map.of("x", x), w)).getFirst().data();
         for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-4 * Math.max(1, Math.abs(want[i])), "element " + i);
