@@ -434,7 +434,7 @@ public final class Lower {
                 case Le o -> bin(BinOp.LE, o, ix, d);
                 case Gt o -> bin(BinOp.GT, o, ix, d);
                 case Ge o -> bin(BinOp.GE, o, ix, d);
-                case Select s -> new Sel(ex(s.cond(), ix), ex(s.onTrue(), ix), ex(s.onFalse(), ix), d);
+                case Select s -> new Sel(ex(s.cond(), ix), ex(s.onTrue(), ix), ex(s.onFalse(), ix), d, false);
                 case Cast k -> cast(ex(k.x(), ix), d);
                 case Broadcast br -> {
                     TensorType xt = br.x().type();
@@ -595,8 +595,8 @@ public final class Lower {
                         better = E.and(new Un(UnOp.NOT, new Un(UnOp.ISNAN, best, DType.BOOL), DType.BOOL),
                                 new Bin(BinOp.OR, better, new Un(UnOp.ISNAN, el, DType.BOOL), DType.BOOL));
                     Expr isBetter = f.let(fresh("t"), better);
-                    update.add(new Set(bi, new Sel(isBetter, cast(rv.getFirst(), DType.I64), new Local(bi, DType.I64), DType.I64)));
-                    update.add(new Set(bv, new Sel(isBetter, el, best, acc)));
+                    update.add(new Set(bi, new Sel(isBetter, cast(rv.getFirst(), DType.I64), new Local(bi, DType.I64), DType.I64, false)));
+                    update.add(new Set(bv, new Sel(isBetter, el, best, acc, false)));
                     result = new Local(bi, DType.I64);
                 }
                 default -> throw new IllegalStateException();
