@@ -147,9 +147,33 @@ public final class ConvKernels {
         }
     }
 
+    /// col2im for a same-size stride-1 convolution: the columns that wrapped around a row edge
+    /// are zeroed in `col` (scratch), so each row adds back as one long shifted loop; adding
+    /// +0 changes no sum, and the order of the additions is the general path's.
+    static void col2imSame(Geom q, float[] col, int img, int g, float[] dx) {
+        int h = q.h, w = q.w, plane = h * w;
+        for (int ci = 0; ci < q.cg(); ci++) {
+            int xBase = ((img * q.c) + g * q.cg() + ci) * plane;
+            for (int a = 0; a < q.kh; a++)
+                for (int b = 0; b < q.kw; b++) {
+                    int src = ((ci * q.kh + a) * q.kw + b) * plane;
+                    int dy = a - q.ph, dxs = b - q.pw, shift = dy * w + dxs;
+                    if (dxs > 0) for (int p = 0; p < h; p++) for (int t = w - dxs; t < w; t++) col[src + p * w + t] = 0f;
+                    if (dxs < 0) for (int p = 0; p < h; p++) for (int t = 0; t < Math.min(w, -dxs); t++) col[src + p * w + t] = 0f;
+                    // output rows whose source row is inside the image, and in-plane targets
+                    int lo = Math.max(Math.max(0, -dy) * w, -shift), hi = Math.min(Math.min(h, h - dy) * w, plane - shift);
+                    if (lo < hi) Gemm.addTo(col, src + lo, dx, xBase + shift + lo, hi - lo);
+                }
+        }
+    }
+
     /// Adds the columns back onto image `img`, group `g` of `dx` (the adjoint of im2col).
     static void col2im(Geom q, float[] col, int img, int g, float[] dx) {
         int cols = q.cols();
+        if (q.sh == 1 && q.sw == 1 && q.dh == 1 && q.dw == 1 && q.oh == q.h && q.ow == q.w) {
+            col2imSame(q, col, img, g, dx);
+            return;
+        }
         for (int ci = 0; ci < q.cg(); ci++) {
             int xBase = ((img * q.c) + g * q.cg() + ci) * q.h * q.w;
             for (int a = 0; a < q.kh; a++)

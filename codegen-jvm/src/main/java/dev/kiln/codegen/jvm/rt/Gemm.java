@@ -181,6 +181,10 @@ public final class Gemm {
         public void invalidate() { valid = false; src = null; }
     }
 
+    /// `c[co+j] += b[bo+j]` for j < n, with the vector kernel when there is one (an FMA by
+    /// 1.0 rounds exactly like the addition).
+    static void addTo(float[] b, int bo, float[] c, int co, int n) { MICRO.axpy(1f, b, bo, c, co, n); }
+
     static int kcStep(int k) {
         int blocks = Math.max(1, (k + KC_MAX - 1) / KC_MAX);
         return (k + blocks - 1) / blocks;
@@ -291,7 +295,7 @@ public final class Gemm {
             if (ta) {
                 for (int p = 0; p < kc; p++) {
                     int src = aOff + (pc + p) * lda + ic + ir, dst = base + p * mr;
-                    System.arraycopy(a, src, ap, dst, mw);
+                    for (int i = 0; i < mw; i++) ap[dst + i] = a[src + i]; // too short for arraycopy's call
                     for (int i = mw; i < mr; i++) ap[dst + i] = 0f;
                 }
             } else {
@@ -316,11 +320,12 @@ public final class Gemm {
                     for (int j = nw; j < nr; j++) bp[dst + j] = 0f;
                 }
             } else {
-                for (int j = 0; j < nr; j++) {
-                    if (j < nw) {
-                        int src = bOff + (jc + jr + j) * ldb + pc;
-                        for (int p = 0; p < kc; p++) bp[base + p * nr + j] = b[src + p];
-                    } else for (int p = 0; p < kc; p++) bp[base + p * nr + j] = 0f;
+                // sequential writes; the reads walk nw rows of B side by side
+                int src = bOff + (jc + jr) * ldb + pc;
+                for (int p = 0; p < kc; p++) {
+                    int dst = base + p * nr;
+                    for (int j = 0; j < nw; j++) bp[dst + j] = b[src + j * ldb + p];
+                    for (int j = nw; j < nr; j++) bp[dst + j] = 0f;
                 }
             }
         }
