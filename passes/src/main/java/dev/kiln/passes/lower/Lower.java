@@ -17,10 +17,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Function;
 
 /// Lowers a graph to kernel IR: one kernel per group (a `fused` region, or any other op as a
 /// group of one). Inside a group every elementwise and layout op is inlined into its consumer
@@ -858,8 +856,4 @@ public final class Lower {
             }
         }
     }
-
-    static Map<String, Integer> unused() { return new LinkedHashMap<>(); }
-
-    static <T> Function<T, T> id() { return t -> t; }
 }

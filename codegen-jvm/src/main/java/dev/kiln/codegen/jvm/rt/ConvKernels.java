@@ -23,6 +23,9 @@ public final class ConvKernels {
         float[] col = new float[0], part = new float[0];
         final Gemm.PackedA weight = new Gemm.PackedA();
     }
+    /// Numbers the calls, so a weight packed by an earlier call (whose values may have changed
+    /// since: an optimizer updates weights in place) is never reused.
+    private static final java.util.concurrent.atomic.AtomicLong CALLS = new java.util.concurrent.atomic.AtomicLong();
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     /// Runs one convolution form, then task `epi` of `code` (an in-place epilogue on the
@@ -43,15 +46,19 @@ public final class ConvKernels {
             int threads = flops < 1_000_000 || n < pool.size() ? 1 : pool.size();
             Pool inner = threads == 1 ? pool : null;
             switch (form) {
-                case FORWARD -> pool.run(threads, part -> {
-                    SCRATCH.get().weight.invalidate(); // the weights may have changed since the last call
-                    for (int i = part; i < n; i += threads) {
-                        forward(q, xf, wf, yf, i, inner);
-                        if (perImg) code.run(epi, bufs, dims, i * perImage, (i + 1) * perImage);
-                    }
-                });
-                case GRAD_INPUT -> pool.run(threads, part -> {
-                    for (int i = part; i < n; i += threads) {
+                // one part per image: whoever runs takes the next image, so a descheduled thread
+                // holds up at most one image
+                case FORWARD -> {
+                    long call = CALLS.incrementAndGet(); // the weights may have changed since the last call
+                    pool.run(threads == 1 ? 1 : n, part -> {
+                        for (int i = threads == 1 ? 0 : part; i < (threads == 1 ? n : part + 1); i++) {
+                            forward(q, xf, wf, yf, i, inner, call);
+                            if (perImg) code.run(epi, bufs, dims, i * perImage, (i + 1) * perImage);
+                        }
+                    });
+                }
+                case GRAD_INPUT -> pool.run(threads == 1 ? 1 : n, part -> {
+                    for (int i = threads == 1 ? 0 : part; i < (threads == 1 ? n : part + 1); i++) {
                         gradInput(q, xf, wf, yf, i, inner);
                         if (perImg) code.run(epi, bufs, dims, i * perImage, (i + 1) * perImage);
                     }
@@ -198,7 +205,7 @@ public final class ConvKernels {
     }
 
     /// Image `img`; `pool` (or null) splits its product when there are fewer images than threads.
-    static void forward(Geom q, float[] x, float[] w, float[] y, int img, Pool pool) {
+    static void forward(Geom q, float[] x, float[] w, float[] y, int img, Pool pool, long call) {
         int cols = q.cols(), rows = q.rows();
         for (int g = 0; g < q.groups; g++) {
             float[] src;
@@ -214,7 +221,7 @@ public final class ConvKernels {
             int yOff = (img * q.o + g * q.og()) * cols;
             if (pool == null && q.groups == 1) {
                 // the weight is the same for every image: packed once per call and thread
-                Gemm.PackedA pw = SCRATCH.get().weight.pack(q.og(), rows, w, 0, rows, false);
+                Gemm.PackedA pw = SCRATCH.get().weight.pack(q.og(), rows, w, 0, rows, false, call);
                 Gemm.gemm(pw, cols, src, srcOff, cols, false, y, yOff, cols, false);
             } else if (pool != null) Gemm.gemmParallel(q.og(), cols, rows, w, g * q.og() * rows, rows, false, src, srcOff, cols, false, y, yOff, cols, false, pool);
             else Gemm.gemm(q.og(), cols, rows, w, g * q.og() * rows, rows, false, src, srcOff, cols, false, y, yOff, cols, false);
