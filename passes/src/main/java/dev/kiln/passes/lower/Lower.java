@@ -334,16 +334,28 @@ public final class Lower {
             try {
                 List<Expr> extents = dims(v.type().shape());
                 if (extents.size() >= 2) {
-                    Loop flat = nest(v, out, List.of(E.product(extents)), extents, true);
+                    Loop flat = nest(v, out, List.of(E.product(extents)), extents, 0);
                     if (flat != null) return flat;
                 }
-                return nest(v, out, extents.isEmpty() ? List.of(E.ONE) : extents, extents, false);
+                // loops over the leading axes and one flat loop over the rest ([B, C, H*W] for
+                // a bias over channels), most collapsed first
+                for (int k = 1; k + 1 < extents.size(); k++) {
+                    List<Expr> loops = new ArrayList<>(extents.subList(0, k));
+                    loops.add(E.product(extents.subList(k, extents.size())));
+                    Loop partial = nest(v, out, loops, extents, k);
+                    if (partial != null) return partial;
+                }
+                return nest(v, out, extents.isEmpty() ? List.of(E.ONE) : extents, extents, -1);
             } finally {
                 frame = saved;
             }
         }
 
-        private Loop nest(Value v, int out, List<Expr> loopExtents, List<Expr> shape, boolean flat) {
+        /// A nest with one loop per axis (`lead` -1), one flat loop (`lead` 0), or loops over
+        /// the first `lead` axes and one flat loop over the rest; null when the collapsed axes'
+        /// own indices turn out to be needed.
+        private Loop nest(Value v, int out, List<Expr> loopExtents, List<Expr> shape, int lead) {
+            boolean flat = lead >= 0;
             Frame f = new Frame();
             frame = f;
             List<Expr> idx = new ArrayList<>();
@@ -355,7 +367,9 @@ public final class Lower {
                 idx.add(new Local(var, DType.I32));
             }
             f.blocks.add(new ArrayList<>());
-            Ix ix = flat ? Ix.flat(shape, idx.getFirst(), f) : shape.isEmpty() ? Ix.multi(shape, List.of()) : Ix.multi(shape, idx);
+            Ix ix = lead == 0 ? Ix.flat(shape, idx.getFirst(), f)
+                    : lead > 0 ? Ix.partial(shape, idx.subList(0, lead), idx.get(lead), f)
+                    : shape.isEmpty() ? Ix.multi(shape, List.of()) : Ix.multi(shape, idx);
             Expr value = ex(v, ix);
             if (flat && f.needMulti) return null;
             f.blocks.getLast().add(new Store(out, ix.flat(), value));
@@ -406,7 +420,7 @@ public final class Lower {
                 case Param p -> throw new IrError("parameter '%" + p.name() + "' has no buffer");
                 case Const k -> constant(k.value(), d);
                 case Dense k -> load(constBuffer(k), d, ix);
-                case Iota io -> cast(ix.multi().get(io.axis()), d);
+                case Iota io -> cast(ix.axis(io.axis()), d);
                 case RandomUniform r -> new Rand(ex(r.seed(), Ix.multi(List.of(), List.of())), cast(ix.flat(), DType.I64), d);
                 case Neg u -> new Un(UnOp.NEG, ex(u.x(), ix), d);
                 case Abs u -> new Un(UnOp.ABS, ex(u.x(), ix), d);
@@ -438,7 +452,7 @@ public final class Lower {
                     TensorType xt = br.x().type();
                     List<Expr> xi = new ArrayList<>();
                     for (int a = 0; a < xt.rank(); a++)
-                        xi.add(xt.dim(a).equals(Dim.of(1)) ? E.ZERO : ix.multi().get(br.dims().get(a)));
+                        xi.add(xt.dim(a).equals(Dim.of(1)) ? E.ZERO : ix.axis(br.dims().get(a)));
                     yield ex(br.x(), Ix.multi(dims(xt.shape()), xi));
                 }
                 case Reshape r -> ex(r.x(), reshapeIndex(ix, v.type().shape(), r.x().type().shape()));
@@ -679,18 +693,38 @@ public final class Lower {
             this.flatOwner = flatOwner;
         }
 
+        /// For a partial index: the indices of the leading axes and the flat index of the rest.
+        List<Expr> lead;
+        Expr tail;
+
         static Ix multi(List<Expr> dims, List<Expr> idx) { return new Ix(dims, List.copyOf(idx), null, null); }
         static Ix flat(List<Expr> dims, Expr flat, Frame owner) { return new Ix(dims, null, flat, owner); }
+
+        static Ix partial(List<Expr> dims, List<Expr> lead, Expr tail, Frame owner) {
+            Ix ix = new Ix(dims, null, null, owner);
+            ix.lead = List.copyOf(lead);
+            ix.tail = tail;
+            return ix;
+        }
+
+        /// The index along one axis: without splitting a flat loop counter when the axis has
+        /// a loop of its own.
+        Expr axis(int a) {
+            if (multi == null && lead != null && a < lead.size()) return lead.get(a);
+            return multi().get(a);
+        }
 
         List<Expr> multi() {
             if (multi == null) {
                 if (flatOwner != null) flatOwner.needMulti = true;
-                List<Expr> m = new ArrayList<>();
+                int from = lead == null ? 0 : lead.size();
+                Expr rest = lead == null ? flat : tail;
+                List<Expr> m = new ArrayList<>(lead == null ? List.of() : lead);
                 Expr stride = E.ONE;
-                Expr[] out = new Expr[dims.size()];
-                for (int a = dims.size() - 1; a >= 0; a--) {
-                    Expr q = E.div(flat, stride);
-                    out[a] = a == 0 ? q : E.mod(q, dims.get(a));
+                Expr[] out = new Expr[dims.size() - from];
+                for (int a = dims.size() - 1; a >= from; a--) {
+                    Expr q = E.div(rest, stride);
+                    out[a - from] = a == from ? q : E.mod(q, dims.get(a));
                     stride = E.mul(stride, dims.get(a));
                 }
                 m.addAll(List.of(out));
@@ -700,11 +734,24 @@ public final class Lower {
         }
 
         Expr flat() {
-            if (flat == null) flat = E.linearize(multi, dims);
+            if (flat == null) {
+                if (multi == null && lead != null)
+                    flat = E.add(E.mul(E.linearize(lead, dims.subList(0, lead.size())), E.product(dims.subList(lead.size(), dims.size()))), tail);
+                else flat = E.linearize(multi, dims);
+            }
             return flat;
         }
 
-        List<Expr> key() { return multi != null ? multi : List.of(flat); }
+        List<Expr> key() {
+            if (multi != null) return multi;
+            if (lead != null) {
+                List<Expr> k = new ArrayList<>(lead);
+                k.add(tail);
+                k.add(E.i32(-1)); // not the multi-index of the same expressions
+                return k;
+            }
+            return List.of(flat);
+        }
     }
 
     /// A loop nest under construction: loop variables outermost first, and for each depth k
