@@ -190,6 +190,8 @@ public final class Lower {
         final Map<Value, Value> leafOuter = new IdentityHashMap<>();
         final Map<Value, Integer> uses = new IdentityHashMap<>();
         final Map<Value, Integer> materialized = new IdentityHashMap<>();
+        /// Parameters of nested fused regions, each standing for the region's operand.
+        final Map<Value, Value> alias = new IdentityHashMap<>();
         final List<Stmt> stmts = new ArrayList<>();
         String name;
         int counter;
@@ -206,7 +208,22 @@ public final class Lower {
 
         String fresh(String prefix) { return prefix + counter++; }
 
+        Value resolve(Value v) {
+            for (Value a; (a = alias.get(v)) != null; ) v = a;
+            return v;
+        }
+
+        /// A fused region nested in this group's body is inlined: its parameters stand for its
+        /// operands, and its ops count their uses like the body's own.
+        void inline(Fused f) {
+            Graph body = f.body();
+            if (alias.containsKey(body.params().isEmpty() ? null : body.params().getFirst())) return;
+            for (int i = 0; i < f.inputs().size(); i++) alias.put(body.params().get(i), f.inputs().get(i));
+            for (Value b : body.body()) for (Value o : Ops.operands(b.op())) uses.merge(o, 1, Integer::sum);
+        }
+
         Integer bufferOf(Value v) {
+            v = resolve(v);
             Integer b = leafBuffers.get(v);
             return b != null ? b : materialized.get(v);
         }
@@ -380,6 +397,7 @@ public final class Lower {
 
         /// The value of `v` at index `ix`, as an expression; may add statements to the frame.
         Expr ex(Value v, Ix ix) {
+            v = resolve(v);
             Expr c = leafConsts.get(v);
             if (c != null) return c;
             Integer b = bufferOf(v);
@@ -501,7 +519,10 @@ public final class Lower {
                     yield reduce(v, null, null, Kind.DOT, ix);
                 }
                 case Conv2d _, Conv2dGradInput _, Conv2dGradWeight _ -> load(materialize(v), d, ix);
-                case Fused _ -> throw IrError.of(v.op(), "nested inside another fused region cannot be lowered");
+                case Fused f -> {
+                    inline(f);
+                    yield ex(f.body().results().getFirst(), ix);
+                }
             };
         }
 
@@ -546,6 +567,9 @@ public final class Lower {
                 Matmul m = (Matmul) v.op();
                 extents.add(dims(m.lhs().type().shape()).getLast());
             } else for (int a : axes) extents.add(dims(x.type().shape()).get(a));
+            // reducing no axes still accumulates once (0 + x turns -0.0 into +0.0, as in the interpreter)
+            boolean none = extents.isEmpty();
+            if (none) extents.add(E.ONE);
             Frame outer = frame;
             Frame f = outer.child(level);
             frame = f;
@@ -575,6 +599,7 @@ public final class Lower {
                     final int ax = a;
                     boolean reduced = java.util.Arrays.stream(axes).anyMatch(z -> z == ax);
                     xi.add(reduced ? rv.get(red++) : out.get(kept++));
+                    assert !none || !reduced;
                 }
                 e = ex(x, Ix.multi(dims(x.type().shape()), xi));
             }
