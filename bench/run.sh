@@ -8,7 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mvn=${MVN:-./mvnw}
 profile=()
-if [ "${DJL:-}" = 1 ]; then profile=(-Pdjl); fi
+if [ "${DJL:-}" = 1 ]; then
+  profile=(-Pdjl)
+  # as PERF.md measured libtorch: glibc malloc tuned, or it spends most of its time in page faults
+  export GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.arena_max=1:glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296}
+fi
 "$mvn" -B -q "${profile[@]}" -pl bench -am package dependency:build-classpath -DskipTests \
   -Dmdep.outputFile="$PWD/bench/target/classpath.txt"  # the last module built (bench) writes it last
 java=${JAVA_HOME:+$JAVA_HOME/bin/}java

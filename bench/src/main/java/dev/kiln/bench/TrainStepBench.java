@@ -19,8 +19,7 @@ import java.util.concurrent.TimeUnit;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 8, time = 1)
 @Measurement(iterations = 10, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
-public class TrainStepBench {
+public abstract class TrainStepBench {
     @Param({"64"}) int batch;
 
     TrainStep step;
@@ -59,8 +58,15 @@ public class TrainStepBench {
         }
     }
 
-    @Benchmark @BenchmarkMode(Mode.SingleShotTime) @Warmup(iterations = 0) @Measurement(iterations = 1) @Fork(5)
+    @Benchmark @BenchmarkMode(Mode.SingleShotTime) @Warmup(iterations = 0) @Measurement(iterations = 1)
+    @Fork(value = 5, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
     public TrainStep compile(Cold c) {
         return Kiln.compileTrainStep(c.model, new CrossEntropyLoss(), new Adam(c.model.parameters(), 1e-3), c.x, c.y);
     }
+
+    @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-Dkiln.threads=1"})
+    public static class OneThread extends TrainStepBench {}
+
+    @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-Dkiln.threads=2"})
+    public static class TwoThreads extends TrainStepBench {}
 }

@@ -28,6 +28,7 @@ import java.util.List;
 public final class JvmExecutable implements Executable {
     /// Loops with less work than this (elements times inner iterations) stay on one thread.
     static final long PARALLEL_WORK = 1 << 15;
+    static final int PARTS_PER_THREAD = 4;
 
     private final KernelProgram program;
     private final KernelSet code;
@@ -177,7 +178,6 @@ public final class JvmExecutable implements Executable {
                 synchronized (profile) { profile[t] += dt; }
             }
             // results that are inputs, constants or repeats are copies
-            Arrays.fill(owned, false);
             for (int r = 0; r < results.size(); r++) {
                 int b = program.results().get(r);
                 Object data = results.get(r).data();
@@ -200,7 +200,9 @@ public final class JvmExecutable implements Executable {
             if (threads > 1 && n > 1 && BufferPlan.eval(works[t], this::sym) >= PARALLEL_WORK) {
                 this.task = t;
                 this.extent = n;
-                this.parts = Math.min(threads, n);
+                // a few parts per thread: whoever is running takes the next one, so a thread the
+                // OS has descheduled delays the call by one small part, not by half the loop
+                this.parts = Math.min(threads * PARTS_PER_THREAD, n);
                 pool.run(parts, this);
             } else code.run(t, buffers, dims, 0, n);
         }

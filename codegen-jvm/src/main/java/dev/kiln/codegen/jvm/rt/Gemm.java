@@ -157,13 +157,17 @@ public final class Gemm {
     public static final class PackedA {
         float[] data = new float[0];
         int m, k;
-        float[] src;
         int srcOff, lda;
-        boolean ta, valid;
+        boolean ta;
+        long version = -1;
 
-        /// Packs op(A) (`m x k`) unless this already holds exactly that (same array, same place).
-        public PackedA pack(int m, int k, float[] a, int aOff, int lda, boolean ta) {
-            if (valid && src == a && this.m == m && this.k == k && srcOff == aOff && this.lda == lda && this.ta == ta) return this;
+        /// Packs op(A) (`m x k`) unless this already holds exactly that, packed for the same
+        /// `version` (the caller's count of changes to the values: a new call, new weights).
+        public PackedA pack(int m, int k, float[] a, int aOff, int lda, boolean ta, long version) {
+            // the version names one call, so the source array is the same; not keeping a
+            // reference to it lets a dropped model's weights be collected
+            if (this.version == version && this.m == m && this.k == k && srcOff == aOff && this.lda == lda && this.ta == ta)
+                return this;
             int mr = MICRO.mr(), rows = roundUp(Math.max(m, 1), mr), step = kcStep(k);
             if (data.length < rows * k) data = new float[rows * k];
             for (int pc = 0; pc < k; pc += step) {
@@ -173,13 +177,14 @@ public final class Gemm {
                     packA(a, aOff, lda, ta, ic, mc, pc, kc, mr, data, pc * rows + ic * kc);
                 }
             }
-            this.m = m; this.k = k; src = a; srcOff = aOff; this.lda = lda; this.ta = ta; valid = true;
+            this.m = m; this.k = k; srcOff = aOff; this.lda = lda; this.ta = ta; this.version = version;
             return this;
         }
-
-        /// Forgets the packed values (the source array may have changed).
-        public void invalidate() { valid = false; src = null; }
     }
+
+    /// `c[co+j] += b[bo+j]` for j < n, with the vector kernel when there is one (an FMA by
+    /// 1.0 rounds exactly like the addition).
+    static void addTo(float[] b, int bo, float[] c, int co, int n) { MICRO.axpy(1f, b, bo, c, co, n); }
 
     static int kcStep(int k) {
         int blocks = Math.max(1, (k + KC_MAX - 1) / KC_MAX);
@@ -291,7 +296,7 @@ public final class Gemm {
             if (ta) {
                 for (int p = 0; p < kc; p++) {
                     int src = aOff + (pc + p) * lda + ic + ir, dst = base + p * mr;
-                    System.arraycopy(a, src, ap, dst, mw);
+                    for (int i = 0; i < mw; i++) ap[dst + i] = a[src + i]; // too short for arraycopy's call
                     for (int i = mw; i < mr; i++) ap[dst + i] = 0f;
                 }
             } else {
@@ -316,11 +321,12 @@ public final class Gemm {
                     for (int j = nw; j < nr; j++) bp[dst + j] = 0f;
                 }
             } else {
-                for (int j = 0; j < nr; j++) {
-                    if (j < nw) {
-                        int src = bOff + (jc + jr + j) * ldb + pc;
-                        for (int p = 0; p < kc; p++) bp[base + p * nr + j] = b[src + p];
-                    } else for (int p = 0; p < kc; p++) bp[base + p * nr + j] = 0f;
+                // sequential writes; the reads walk nw rows of B side by side
+                int src = bOff + (jc + jr) * ldb + pc;
+                for (int p = 0; p < kc; p++) {
+                    int dst = base + p * nr;
+                    for (int j = 0; j < nw; j++) bp[dst + j] = b[src + j * ldb + p];
+                    for (int j = nw; j < nr; j++) bp[dst + j] = 0f;
                 }
             }
         }
