@@ -1,6 +1,5 @@
 package dev.kiln.cli;
 
-import dev.kiln.Backend;
 import dev.kiln.Kiln;
 import dev.kiln.Tensor;
 import dev.kiln.TrainStep;
@@ -16,11 +15,13 @@ import dev.kiln.nn.Linear;
 import dev.kiln.nn.Module;
 import dev.kiln.optim.Adam;
 
+import dev.kiln.runtime.Npy;
+
 import java.io.PrintWriter;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -34,13 +35,13 @@ import static dev.kiln.nn.Functional.maxPool2d;
 
 /// `kiln demo`: the main job end to end. Trains the seed's MNISTNet on Fashion-MNIST (Adam, lr
 /// 1e-3, cross-entropy, batches of 64), prints the test accuracy after every epoch, writes the
-/// trained weights as safetensors, and a standalone jar once `Kiln.export` exists in this build.
+/// trained weights as safetensors and the model compiled to a standalone jar (`Kiln.export`).
 /// The data is found as `FashionMnist.train()` finds it; without it, the embedded subset is used,
-/// and the output says so and how to get the full set. Runs on the JVM backend unless
-/// `-Dkiln.backend` names another. Invariant: every run with the same options and data prints
+/// and the output says so and how to get the full set. Runs on the default backend (the JVM's,
+/// unless `-Dkiln.backend` names another). Invariant: every run with the same options and data prints
 /// the same accuracies (seeded initialization and shuffling).
 @Command(name = "demo", sortOptions = false,
-        description = {"Train MNISTNet on Fashion-MNIST, report the test accuracy per epoch and save the model.",
+        description = {"Train MNISTNet on Fashion-MNIST, report the test accuracy per epoch, save the model and compile it to a jar.",
                 "Uses the full dataset when installed (~/.kiln/data/fashion-mnist, or the Debian package "
                         + "dataset-fashion-mnist), else a small embedded subset."})
 final class DemoCommand implements Callable<Integer> {
@@ -65,7 +66,7 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "kiln-demo",
-            description = "Where to write the trained model (default: ${DEFAULT-VALUE}).")
+            description = "Where to write the trained model: mnist.safetensors, mnist.jar (default: ${DEFAULT-VALUE}).")
     Path out;
 
     @Spec CommandSpec spec;
@@ -89,16 +90,6 @@ final class DemoCommand implements Callable<Integer> {
         if (epochs < 1) throw new IllegalArgumentException("--epochs must be at least 1, got " + epochs);
         if (subset != null && subset < 1) throw new IllegalArgumentException("--subset must be at least 1, got " + subset);
         boolean compiled = mode == null || !mode.eager;
-        Backend before = Kiln.backend();
-        if (System.getProperty("kiln.backend") == null) Kiln.setBackend(Backend.named("jvm"));
-        try {
-            return run(o, compiled);
-        } finally {
-            if (Kiln.backend() != before) Kiln.setBackend(before); // in-process callers (tests) keep theirs
-        }
-    }
-
-    private int run(PrintWriter o, boolean compiled) throws Exception {
 
         FashionMnist trainSet = FashionMnist.train(data), testSet = FashionMnist.test(data);
         Dataset<Example> train = subset == null ? trainSet : trainSet.slice(0, Math.min(subset, trainSet.size()));
@@ -144,7 +135,7 @@ final class DemoCommand implements Callable<Integer> {
         Path weights = out.resolve("mnist.safetensors");
         Kiln.save(model.stateDict(), weights);
         o.printf(Locale.ROOT, "model: %s (%,d parameters, safetensors; load with Kiln.load)%n", weights, model.numParameters());
-        o.println(export(model, testSet, out.resolve("mnist.jar")));
+        o.println(export(model, testSet, out));
         o.flush();
         return 0;
     }
@@ -170,22 +161,16 @@ final class DemoCommand implements Callable<Integer> {
         return correct / (double) test.size();
     }
 
-    /// Writes the jar through `Kiln.export(Module, Tensor, Path)` when this build has it (looked up
-    /// at run time, so that this command compiles before it exists); says what happened either way.
-    private static String export(Module model, Dataset<Example> test, Path jar) throws Exception {
-        Method export;
-        try {
-            export = Kiln.class.getMethod("export", Module.class, Tensor.class, Path.class);
-        } catch (NoSuchMethodException e) {
-            return "jar: not written: compiling a model to a standalone jar (Kiln.export) is not available in this build yet";
-        }
-        Tensor example = Batch.stack(java.util.List.of(test.get(0))).input();
-        try {
-            export.invoke(null, model, example, jar);
-        } catch (InvocationTargetException e) {
-            if (e.getCause() instanceof Exception cause) throw cause;
-            throw e;
-        }
-        return "jar: " + jar + " (standalone, written by Kiln.export)";
+    /// Compiles the trained model to a standalone jar with `Kiln.export`, and writes the first ten
+    /// test images beside it so that the jar can be tried at once; says how.
+    private static String export(Module model, Dataset<Example> test, Path dir) {
+        List<Example> first = new ArrayList<>();
+        for (int i = 0; i < Math.min(10, test.size()); i++) first.add(test.get(i));
+        Tensor images = Batch.stack(first).input();
+        Path jar = dir.resolve("mnist.jar"), sample = dir.resolve("test-images.npy");
+        var exported = Kiln.export(model, images, jar);
+        Npy.write(sample, images.toNdArray());
+        return String.format(Locale.ROOT, "jar: %s (%,d bytes, standalone: the model, its weights and Kiln's runtime)%n"
+                + "  try it: java -jar %s --input %s --output logits.npy", exported.jar(), exported.bytes(), jar, sample);
     }
 }

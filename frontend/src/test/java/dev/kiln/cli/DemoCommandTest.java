@@ -36,11 +36,9 @@ class DemoCommandTest {
 
     @Test void trainsReportsAccuracyAndWritesTheModel(@TempDir Path tmp) throws Exception {
         Path data = embeddedData(Files.createDirectory(tmp.resolve("data"))), out = tmp.resolve("out");
-        var backend = Kiln.backend();
         Result r = run("demo", "--epochs", "2", "--subset", "640", "--data", data.toString(), "--out", out.toString());
         System.out.print(r.out());
         assertEquals(0, r.code(), r.err() + r.out());
-        assertSame(backend, Kiln.backend(), "the demo gives back the backend it found");
         assertTrue(r.out().startsWith("kiln demo: MNISTNet on Fashion-MNIST, 2 epochs, compiled train step, jvm backend"), r.out());
         assertTrue(r.out().contains("\ndata: " + data + ", 640 training and 500 test images\n"), r.out());
         assertTrue(r.out().contains("epoch 1: 10 batches, 640 images in "), r.out());
@@ -54,7 +52,21 @@ class DemoCommandTest {
         net.loadStateDict(state);
         assertEquals(second, DemoCommand.accuracy(net, dev.kiln.data.FashionMnist.test(data)), 0.0);
         assertTrue(r.out().contains("model: " + model + " (50,186 parameters"), r.out());
-        assertTrue(r.out().contains("\njar: "), r.out());
+
+        // The jar computes what the model computes, on the sample images written beside it.
+        Path jar = out.resolve("mnist.jar"), images = out.resolve("test-images.npy"), logits = tmp.resolve("logits.npy");
+        assertTrue(r.out().contains("\njar: " + jar + " ("), r.out());
+        assertTrue(r.out().contains("  try it: java -jar " + jar + " --input " + images + " --output logits.npy"), r.out());
+        Result ran = run("run", jar.toString(), "--input", images.toString(), "--output", logits.toString());
+        assertEquals(0, ran.code(), ran.err());
+        var x = dev.kiln.runtime.Npy.read(images);
+        assertArrayEquals(new int[] {10, 1, 28, 28}, x.shape());
+        float[] expected;
+        try (var _ = Kiln.noGrad()) {
+            expected = net.forward(dev.kiln.Tensor.of(x)).toFloatArray();
+        }
+        float[] got = (float[]) dev.kiln.runtime.Npy.read(logits).data();
+        assertArrayEquals(expected, got, 1e-4f);
     }
 
     static double accuracy(String out, int epoch) {

@@ -350,6 +350,7 @@ final class BytecodeGen {
                 }
                 case Un u -> unary(u);
                 case Bin b -> binary(b);
+                case Sel s when !s.lazy() -> select(s);
                 case Sel s -> {
                     Label no = new Label(), end = new Label();
                     expr(s.cond());
@@ -371,6 +372,42 @@ final class BytecodeGen {
                     convert(DType.F64, r.type());
                 }
             }
+        }
+
+        /// A select of two safe arms without a branch (a data-dependent branch such as
+        /// `x > 0 ? g : 0` mispredicts half the time): both arms are evaluated and their bits
+        /// combined under a mask of all ones or all zeros, which is exact for every value.
+        void select(Sel s) {
+            Type t = jvm(s.type());
+            boolean wide = t.getSize() == 2;
+            Type bits = wide ? Type.LONG_TYPE : Type.INT_TYPE;
+            int a = alloc(bits), b = alloc(bits), m = alloc(bits);
+            expr(s.onTrue());
+            toBits(t);
+            mv.visitVarInsn(bits.getOpcode(ISTORE), a);
+            expr(s.onFalse());
+            toBits(t);
+            mv.visitVarInsn(bits.getOpcode(ISTORE), b);
+            expr(s.cond());
+            if (wide) mv.visitInsn(I2L);
+            mv.visitInsn(bits.getOpcode(INEG)); // 1 -> all ones, 0 -> 0
+            mv.visitVarInsn(bits.getOpcode(ISTORE), m);
+            mv.visitVarInsn(bits.getOpcode(ILOAD), a);
+            mv.visitVarInsn(bits.getOpcode(ILOAD), m);
+            mv.visitInsn(bits.getOpcode(IAND));
+            mv.visitVarInsn(bits.getOpcode(ILOAD), b);
+            mv.visitVarInsn(bits.getOpcode(ILOAD), m);
+            if (wide) mv.visitLdcInsn(-1L); else mv.visitInsn(ICONST_M1);
+            mv.visitInsn(bits.getOpcode(IXOR));
+            mv.visitInsn(bits.getOpcode(IAND));
+            mv.visitInsn(bits.getOpcode(IOR));
+            if (t == Type.FLOAT_TYPE) mv.visitMethodInsn(INVOKESTATIC, "java/lang/Float", "intBitsToFloat", "(I)F", false);
+            if (t == Type.DOUBLE_TYPE) mv.visitMethodInsn(INVOKESTATIC, "java/lang/Double", "longBitsToDouble", "(J)D", false);
+        }
+
+        void toBits(Type t) {
+            if (t == Type.FLOAT_TYPE) mv.visitMethodInsn(INVOKESTATIC, "java/lang/Float", "floatToRawIntBits", "(F)I", false);
+            if (t == Type.DOUBLE_TYPE) mv.visitMethodInsn(INVOKESTATIC, "java/lang/Double", "doubleToRawLongBits", "(D)J", false);
         }
 
         /// Rounds a float on the stack to f16/bf16 precision when `d` asks for it.

@@ -33,10 +33,17 @@ public final class JvmBackend {
     public static JvmExecutable compile(Graph g) { return compile(g, Pool.shared()); }
 
     public static JvmExecutable compile(Graph g, Pool pool) {
+        long t0 = System.nanoTime();
         KernelProgram p = Lower.lower(g);
+        long t1 = System.nanoTime();
         BytecodeGen gen = new BytecodeGen(p, className(g));
         byte[] bytes = gen.generate();
+        long t2 = System.nanoTime();
         KernelSet code = define(bytes);
+        if (Boolean.getBoolean("kiln.dumpKernels")) System.err.println(KirPrinter.print(p));
+        if (Boolean.getBoolean("kiln.profile"))
+            System.err.printf("kiln jvm @%s: %d ops, %d kernels, lower %.1f ms, bytecode %.1f ms (%d bytes), define %.1f ms%n", g.name(),
+                    g.body().size(), p.kernels().size(), (t1 - t0) / 1e6, (t2 - t1) / 1e6, bytes.length, (System.nanoTime() - t2) / 1e6);
         return new JvmExecutable(p, code, gen.tasks, g.paramNames(), g.params().stream().map(Value::type).toList(),
                 g.resultTypes(), pool);
     }

@@ -28,6 +28,7 @@ import java.util.List;
 public final class JvmExecutable implements Executable {
     /// Loops with less work than this (elements times inner iterations) stay on one thread.
     static final long PARALLEL_WORK = 1 << 15;
+    static final int PARTS_PER_THREAD = 4;
 
     private final KernelProgram program;
     private final KernelSet code;
@@ -41,6 +42,8 @@ public final class JvmExecutable implements Executable {
     private final DType[] paramDTypes;
     private final ArrayDeque<Workspace> free = new ArrayDeque<>();
     private final Pool pool;
+    /// Nanoseconds per task, summed over calls, when profiling (`-Dkiln.profile=true`).
+    private final long[] profile;
 
     JvmExecutable(KernelProgram program, KernelSet code, List<BytecodeGen.Task> tasks, List<String> paramNames,
                   List<dev.kiln.ir.TensorType> paramTypes, List<dev.kiln.ir.TensorType> resultTypes, Pool pool) {
@@ -48,6 +51,13 @@ public final class JvmExecutable implements Executable {
         this.code = code;
         this.tasks = List.copyOf(tasks);
         this.pool = pool;
+        this.profile = Boolean.getBoolean("kiln.profile") ? new long[tasks.size()] : null;
+        if (profile != null) {
+            // print every profiled executable's times when the JVM exits
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                if (Arrays.stream(profile).sum() > 0) System.err.print("kiln profile @" + program.name() + "\n" + profile());
+            }));
+        }
         extents = new Expr[tasks.size()];
         works = new Expr[tasks.size()];
         for (int t = 0; t < tasks.size(); t++) {
@@ -80,6 +90,27 @@ public final class JvmExecutable implements Executable {
     }
 
     public KernelProgram program() { return program; }
+
+    /// Forgets the times measured so far (e.g. after warm-up).
+    public void resetProfile() {
+        if (profile != null) synchronized (profile) { Arrays.fill(profile, 0); }
+    }
+
+    /// Time per kernel, summed over all calls so far, as text (one line per task, with the
+    /// kernel's name and source location); empty unless run with `-Dkiln.profile=true`.
+    public String profile() {
+        if (profile == null) return "";
+        StringBuilder s = new StringBuilder();
+        long total = 0;
+        for (long p : profile) total += p;
+        for (int t = 0; t < tasks.size(); t++) {
+            Kernel k = program.kernels().get(tasks.get(t).kernel());
+            String kind = tasks.get(t).call() ? "call" : tasks.get(t).inCall() ? "epilogue" : "loop";
+            s.append(String.format("%6.1f%% %10.3f ms  t%d %s %s  %s%n", 100.0 * profile[t] / Math.max(1, total), profile[t] / 1e6, t,
+                    k.name(), kind, k.source()));
+        }
+        return s.toString();
+    }
 
     /// The intermediate memory of one call with symbols bound to `symbolValues` (in the order
     /// of `program().symbols()`): with the buffer plan, and without it.
@@ -139,9 +170,14 @@ public final class JvmExecutable implements Executable {
                     buffers[b] = out.data();
                 }
             }
-            for (int t = 0; t < tasks.size(); t++) runTask(t);
+            if (profile == null) for (int t = 0; t < tasks.size(); t++) runTask(t);
+            else for (int t = 0; t < tasks.size(); t++) {
+                long t0 = System.nanoTime();
+                runTask(t);
+                long dt = System.nanoTime() - t0;
+                synchronized (profile) { profile[t] += dt; }
+            }
             // results that are inputs, constants or repeats are copies
-            Arrays.fill(owned, false);
             for (int r = 0; r < results.size(); r++) {
                 int b = program.results().get(r);
                 Object data = results.get(r).data();
@@ -164,7 +200,9 @@ public final class JvmExecutable implements Executable {
             if (threads > 1 && n > 1 && BufferPlan.eval(works[t], this::sym) >= PARALLEL_WORK) {
                 this.task = t;
                 this.extent = n;
-                this.parts = Math.min(threads, n);
+                // a few parts per thread: whoever is running takes the next one, so a thread the
+                // OS has descheduled delays the call by one small part, not by half the loop
+                this.parts = Math.min(threads * PARTS_PER_THREAD, n);
                 pool.run(parts, this);
             } else code.run(t, buffers, dims, 0, n);
         }

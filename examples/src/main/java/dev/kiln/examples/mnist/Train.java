@@ -1,6 +1,5 @@
 package dev.kiln.examples.mnist;
 
-import dev.kiln.Backend;
 import dev.kiln.Checkpoint;
 import dev.kiln.Kiln;
 import dev.kiln.Tensor;
@@ -35,7 +34,7 @@ import java.util.Locale;
 /// Without `--data` the data is found as `FashionMnist.train()` finds it (`~/.kiln/data`, the
 /// Debian package, else the embedded subset of 2,000 images). `--subset N` trains on the first N
 /// training images; `--seed` seeds the initialization and the shuffling (default 0). Runs on the
-/// JVM backend unless `-Dkiln.backend` says otherwise.
+/// default backend, the JVM's (`-Dkiln.backend` selects another).
 public class Train {
     static final String USAGE = "Train [--epochs N] [--data DIR] [--subset N] [--compiled] [--out DIR] [--resume] [--seed S]";
 
@@ -63,7 +62,6 @@ public class Train {
 
     public static void main(String[] args) throws Exception {
         Options o = Options.parse(args);
-        if (System.getProperty("kiln.backend") == null) Kiln.setBackend(Backend.named("jvm"));
         Files.createDirectories(o.out());
 
         FashionMnist trainSet = FashionMnist.train(o.data()), testSet = FashionMnist.test(o.data());

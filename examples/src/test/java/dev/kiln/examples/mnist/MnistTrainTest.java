@@ -41,7 +41,7 @@ class MnistTrainTest {
 
     @AfterEach void restoreBackend() { Kiln.setBackend(before); }
 
-    /// 4,000 training images, one epoch (63 steps of Adam): measured 0.7765 on the first 2,000 test
+    /// 4,000 training images, one epoch (63 steps of Adam): measured 0.777 on the first 2,000 test
     /// images. The bound leaves room for other kernels' rounding, not for a broken step: a model
     /// that learns nothing scores 0.1, and a wrong gradient or update rule far below 0.7.
     @Test void learnsFashionMnistThenReloadsWithIdenticalPredictions(@TempDir Path dir) {

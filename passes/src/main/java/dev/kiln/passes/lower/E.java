@@ -87,7 +87,4 @@ final class E {
             case IntConst _, FloatConst _, Sym _ -> {}
         }
     }
-
-    /// The type in which values stored as `d` are computed.
-    static DType compute(DType d) { return d; }
 }

@@ -15,8 +15,8 @@ public final class Kir {
 
     // ---- expressions ---------------------------------------------------------------------
 
-    /// A scalar expression. Evaluation has no side effects; `Sel` evaluates only the operand it
-    /// picks (so a guarded load may sit in one arm).
+    /// A scalar expression. Evaluation has no side effects; a lazy `Sel` evaluates only the
+    /// operand it picks (so a guarded load may sit in one arm).
     public sealed interface Expr { DType type(); }
 
     /// An integer or bool constant (bool: 0 or 1).
@@ -33,7 +33,13 @@ public final class Kir {
     public record Un(UnOp op, Expr x, DType type) implements Expr {}
     /// Comparisons have type BOOL; the others the operands' type.
     public record Bin(BinOp op, Expr a, Expr b, DType type) implements Expr {}
-    public record Sel(Expr cond, Expr onTrue, Expr onFalse, DType type) implements Expr {}
+    /// `cond ? onTrue : onFalse`. When `lazy`, only the chosen operand may be evaluated (an arm
+    /// may hold a load that is out of bounds when not chosen: padding, concatenation); when not,
+    /// both arms are safe, and a backend may evaluate both and pick without branching.
+    public record Sel(Expr cond, Expr onTrue, Expr onFalse, DType type, boolean lazy) implements Expr {
+        /// A lazy select: the safe reading.
+        public Sel(Expr cond, Expr onTrue, Expr onFalse, DType type) { this(cond, onTrue, onFalse, type, true); }
+    }
     /// Conversion with the interpreter's rules: float to int truncates toward zero, to bool is `!= 0`.
     public record Convert(Expr x, DType type) implements Expr {}
     /// Counter-based uniform in [0,1): a pure function of an i64 seed and an i64 element index.

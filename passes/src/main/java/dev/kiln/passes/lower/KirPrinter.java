@@ -97,7 +97,8 @@ public final class KirPrinter {
                         "(" + expr(b.a()) + " " + symbol(b.op()) + " " + expr(b.b()) + ")";
                 default -> b.op().name().toLowerCase() + "(" + expr(b.a()) + ", " + expr(b.b()) + ")";
             };
-            case Sel s -> "(" + expr(s.cond()) + " ? " + expr(s.onTrue()) + " : " + expr(s.onFalse()) + ")";
+            case Sel s -> s.lazy() ? "(" + expr(s.cond()) + " ? " + expr(s.onTrue()) + " : " + expr(s.onFalse()) + ")"
+                    : "select(" + expr(s.cond()) + ", " + expr(s.onTrue()) + ", " + expr(s.onFalse()) + ")";
             case Convert c -> "(" + c.type() + ") " + expr(c.x());
             case Rand r -> "rand(" + expr(r.seed()) + ", " + expr(r.index()) + ")";
         };

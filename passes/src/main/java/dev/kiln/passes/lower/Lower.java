@@ -17,10 +17,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Function;
 
 /// Lowers a graph to kernel IR: one kernel per group (a `fused` region, or any other op as a
 /// group of one). Inside a group every elementwise and layout op is inlined into its consumer
@@ -192,6 +190,8 @@ public final class Lower {
         final Map<Value, Value> leafOuter = new IdentityHashMap<>();
         final Map<Value, Integer> uses = new IdentityHashMap<>();
         final Map<Value, Integer> materialized = new IdentityHashMap<>();
+        /// Parameters of nested fused regions, each standing for the region's operand.
+        final Map<Value, Value> alias = new IdentityHashMap<>();
         final List<Stmt> stmts = new ArrayList<>();
         String name;
         int counter;
@@ -208,7 +208,22 @@ public final class Lower {
 
         String fresh(String prefix) { return prefix + counter++; }
 
+        Value resolve(Value v) {
+            for (Value a; (a = alias.get(v)) != null; ) v = a;
+            return v;
+        }
+
+        /// A fused region nested in this group's body is inlined: its parameters stand for its
+        /// operands, and its ops count their uses like the body's own.
+        void inline(Fused f) {
+            Graph body = f.body();
+            if (alias.containsKey(body.params().isEmpty() ? null : body.params().getFirst())) return;
+            for (int i = 0; i < f.inputs().size(); i++) alias.put(body.params().get(i), f.inputs().get(i));
+            for (Value b : body.body()) for (Value o : Ops.operands(b.op())) uses.merge(o, 1, Integer::sum);
+        }
+
         Integer bufferOf(Value v) {
+            v = resolve(v);
             Integer b = leafBuffers.get(v);
             return b != null ? b : materialized.get(v);
         }
@@ -336,16 +351,28 @@ public final class Lower {
             try {
                 List<Expr> extents = dims(v.type().shape());
                 if (extents.size() >= 2) {
-                    Loop flat = nest(v, out, List.of(E.product(extents)), extents, true);
+                    Loop flat = nest(v, out, List.of(E.product(extents)), extents, 0);
                     if (flat != null) return flat;
                 }
-                return nest(v, out, extents.isEmpty() ? List.of(E.ONE) : extents, extents, false);
+                // loops over the leading axes and one flat loop over the rest ([B, C, H*W] for
+                // a bias over channels), most collapsed first
+                for (int k = 1; k + 1 < extents.size(); k++) {
+                    List<Expr> loops = new ArrayList<>(extents.subList(0, k));
+                    loops.add(E.product(extents.subList(k, extents.size())));
+                    Loop partial = nest(v, out, loops, extents, k);
+                    if (partial != null) return partial;
+                }
+                return nest(v, out, extents.isEmpty() ? List.of(E.ONE) : extents, extents, -1);
             } finally {
                 frame = saved;
             }
         }
 
-        private Loop nest(Value v, int out, List<Expr> loopExtents, List<Expr> shape, boolean flat) {
+        /// A nest with one loop per axis (`lead` -1), one flat loop (`lead` 0), or loops over
+        /// the first `lead` axes and one flat loop over the rest; null when the collapsed axes'
+        /// own indices turn out to be needed.
+        private Loop nest(Value v, int out, List<Expr> loopExtents, List<Expr> shape, int lead) {
+            boolean flat = lead >= 0;
             Frame f = new Frame();
             frame = f;
             List<Expr> idx = new ArrayList<>();
@@ -357,7 +384,9 @@ public final class Lower {
                 idx.add(new Local(var, DType.I32));
             }
             f.blocks.add(new ArrayList<>());
-            Ix ix = flat ? Ix.flat(shape, idx.getFirst(), f) : shape.isEmpty() ? Ix.multi(shape, List.of()) : Ix.multi(shape, idx);
+            Ix ix = lead == 0 ? Ix.flat(shape, idx.getFirst(), f)
+                    : lead > 0 ? Ix.partial(shape, idx.subList(0, lead), idx.get(lead), f)
+                    : shape.isEmpty() ? Ix.multi(shape, List.of()) : Ix.multi(shape, idx);
             Expr value = ex(v, ix);
             if (flat && f.needMulti) return null;
             f.blocks.getLast().add(new Store(out, ix.flat(), value));
@@ -368,6 +397,7 @@ public final class Lower {
 
         /// The value of `v` at index `ix`, as an expression; may add statements to the frame.
         Expr ex(Value v, Ix ix) {
+            v = resolve(v);
             Expr c = leafConsts.get(v);
             if (c != null) return c;
             Integer b = bufferOf(v);
@@ -408,7 +438,7 @@ public final class Lower {
                 case Param p -> throw new IrError("parameter '%" + p.name() + "' has no buffer");
                 case Const k -> constant(k.value(), d);
                 case Dense k -> load(constBuffer(k), d, ix);
-                case Iota io -> cast(ix.multi().get(io.axis()), d);
+                case Iota io -> cast(ix.axis(io.axis()), d);
                 case RandomUniform r -> new Rand(ex(r.seed(), Ix.multi(List.of(), List.of())), cast(ix.flat(), DType.I64), d);
                 case Neg u -> new Un(UnOp.NEG, ex(u.x(), ix), d);
                 case Abs u -> new Un(UnOp.ABS, ex(u.x(), ix), d);
@@ -434,16 +464,16 @@ public final class Lower {
                 case Le o -> bin(BinOp.LE, o, ix, d);
                 case Gt o -> bin(BinOp.GT, o, ix, d);
                 case Ge o -> bin(BinOp.GE, o, ix, d);
-                case Select s -> new Sel(ex(s.cond(), ix), ex(s.onTrue(), ix), ex(s.onFalse(), ix), d);
+                case Select s -> new Sel(ex(s.cond(), ix), ex(s.onTrue(), ix), ex(s.onFalse(), ix), d, false);
                 case Cast k -> cast(ex(k.x(), ix), d);
                 case Broadcast br -> {
                     TensorType xt = br.x().type();
                     List<Expr> xi = new ArrayList<>();
                     for (int a = 0; a < xt.rank(); a++)
-                        xi.add(xt.dim(a).equals(Dim.of(1)) ? E.ZERO : ix.multi().get(br.dims().get(a)));
+                        xi.add(xt.dim(a).equals(Dim.of(1)) ? E.ZERO : ix.axis(br.dims().get(a)));
                     yield ex(br.x(), Ix.multi(dims(xt.shape()), xi));
                 }
-                case Reshape r -> ex(r.x(), Ix.flat(dims(r.x().type().shape()), ix.flat(), null));
+                case Reshape r -> ex(r.x(), reshapeIndex(ix, v.type().shape(), r.x().type().shape()));
                 case Transpose t -> {
                     Expr[] xi = new Expr[t.perm().size()];
                     for (int a = 0; a < xi.length; a++) xi[t.perm().get(a)] = ix.multi().get(a);
@@ -492,8 +522,32 @@ public final class Lower {
                     yield reduce(v, null, null, Kind.DOT, ix);
                 }
                 case Conv2d _, Conv2dGradInput _, Conv2dGradWeight _ -> load(materialize(v), d, ix);
-                case Fused _ -> throw IrError.of(v.op(), "nested inside another fused region cannot be lowered");
+                case Fused f -> {
+                    inline(f);
+                    yield ex(f.body().results().getFirst(), ix);
+                }
             };
+        }
+
+        /// The index into a reshape's operand. Loads only need the flat index, which a reshape
+        /// keeps; when a multi-index is asked for, axes are matched in groups of equal element
+        /// count (`[B,32,28,28] -> [B,32,14,2,14,2]` pairs B, 32, 28 with 14x2, 28 with 14x2), so
+        /// only the split or merged axes need division, not the whole flat index.
+        Ix reshapeIndex(Ix ix, Shape out, Shape in) {
+            List<Expr> inDims = dims(in);
+            if (ix.multi == null) return Ix.flat(inDims, ix.flat(), ix.flatOwner);
+            int[][] groups = axisGroups(out, in);
+            if (groups == null) return Ix.flat(inDims, ix.flat(), null);
+            List<Expr> outDims = dims(out), m = ix.multi(), idx = new ArrayList<>();
+            for (int[] g : groups) {
+                // g = {outFrom, outTo, inFrom, inTo}
+                Expr flat = E.linearize(m.subList(g[0], g[1]), outDims.subList(g[0], g[1]));
+                Ix part = Ix.flat(inDims.subList(g[2], g[3]), flat, null);
+                idx.addAll(g[3] - g[2] == 1 ? List.of(flat) : part.multi());
+            }
+            Ix r = Ix.multi(inDims, idx);
+            r.flat = ix.flat;
+            return r;
         }
 
         Expr bin(BinOp op, Binary b, Ix ix, DType d) {
@@ -516,6 +570,9 @@ public final class Lower {
                 Matmul m = (Matmul) v.op();
                 extents.add(dims(m.lhs().type().shape()).getLast());
             } else for (int a : axes) extents.add(dims(x.type().shape()).get(a));
+            // reducing no axes still accumulates once (0 + x turns -0.0 into +0.0, as in the interpreter)
+            boolean none = extents.isEmpty();
+            if (none) extents.add(E.ONE);
             Frame outer = frame;
             Frame f = outer.child(level);
             frame = f;
@@ -545,6 +602,7 @@ public final class Lower {
                     final int ax = a;
                     boolean reduced = java.util.Arrays.stream(axes).anyMatch(z -> z == ax);
                     xi.add(reduced ? rv.get(red++) : out.get(kept++));
+                    assert !none || !reduced;
                 }
                 e = ex(x, Ix.multi(dims(x.type().shape()), xi));
             }
@@ -577,8 +635,8 @@ public final class Lower {
                         better = E.and(new Un(UnOp.NOT, new Un(UnOp.ISNAN, best, DType.BOOL), DType.BOOL),
                                 new Bin(BinOp.OR, better, new Un(UnOp.ISNAN, el, DType.BOOL), DType.BOOL));
                     Expr isBetter = f.let(fresh("t"), better);
-                    update.add(new Set(bi, new Sel(isBetter, cast(rv.getFirst(), DType.I64), new Local(bi, DType.I64), DType.I64)));
-                    update.add(new Set(bv, new Sel(isBetter, el, best, acc)));
+                    update.add(new Set(bi, new Sel(isBetter, cast(rv.getFirst(), DType.I64), new Local(bi, DType.I64), DType.I64, false)));
+                    update.add(new Set(bv, new Sel(isBetter, el, best, acc, false)));
                     result = new Local(bi, DType.I64);
                 }
                 default -> throw new IllegalStateException();
@@ -593,6 +651,38 @@ public final class Lower {
             for (Stmt s : init) if (s instanceof Let l) outer.localLevels.put(l.name(), level);
             return result instanceof Local ? result : outer.let(fresh("t"), result);
         }
+    }
+
+    /// Splits two shapes of equal size into consecutive axis groups of equal element count,
+    /// each `{outFrom, outTo, inFrom, inTo}`; a symbolic axis must match itself one to one.
+    /// Null when that fails. Size-1 axes join the group before them (or the first group).
+    static int[][] axisGroups(Shape out, Shape in) {
+        List<int[]> groups = new ArrayList<>();
+        int i = 0, j = 0, no = out.rank(), ni = in.rank();
+        while (i < no || j < ni) {
+            int i0 = i, j0 = j;
+            if (i < no && j < ni && !out.dim(i).isFixed() && out.dim(i).equals(in.dim(j))) {
+                groups.add(new int[]{i, ++i, j, ++j});
+                continue;
+            }
+            long po = 1, pi = 1;
+            if (i < no) { if (!out.dim(i).isFixed()) return null; po = out.dim(i++).size(); }
+            if (j < ni) { if (!in.dim(j).isFixed()) return null; pi = in.dim(j++).size(); }
+            while (po != pi) {
+                if (po < pi) {
+                    if (i >= no || !out.dim(i).isFixed()) return null;
+                    po *= out.dim(i++).size();
+                } else {
+                    if (j >= ni || !in.dim(j).isFixed()) return null;
+                    pi *= in.dim(j++).size();
+                }
+            }
+            // trailing size-1 axes belong to this group
+            while (i < no && out.dim(i).equals(Dim.of(1)) && (j >= ni || !in.dim(j).equals(Dim.of(1)))) i++;
+            while (j < ni && in.dim(j).equals(Dim.of(1)) && (i >= no || !out.dim(i).equals(Dim.of(1)))) j++;
+            groups.add(new int[]{i0, i, j0, j});
+        }
+        return groups.toArray(int[][]::new);
     }
 
     static DType accType(DType d) { return d.isFloat() ? DType.F64 : DType.I64; }
@@ -631,18 +721,38 @@ public final class Lower {
             this.flatOwner = flatOwner;
         }
 
+        /// For a partial index: the indices of the leading axes and the flat index of the rest.
+        List<Expr> lead;
+        Expr tail;
+
         static Ix multi(List<Expr> dims, List<Expr> idx) { return new Ix(dims, List.copyOf(idx), null, null); }
         static Ix flat(List<Expr> dims, Expr flat, Frame owner) { return new Ix(dims, null, flat, owner); }
+
+        static Ix partial(List<Expr> dims, List<Expr> lead, Expr tail, Frame owner) {
+            Ix ix = new Ix(dims, null, null, owner);
+            ix.lead = List.copyOf(lead);
+            ix.tail = tail;
+            return ix;
+        }
+
+        /// The index along one axis: without splitting a flat loop counter when the axis has
+        /// a loop of its own.
+        Expr axis(int a) {
+            if (multi == null && lead != null && a < lead.size()) return lead.get(a);
+            return multi().get(a);
+        }
 
         List<Expr> multi() {
             if (multi == null) {
                 if (flatOwner != null) flatOwner.needMulti = true;
-                List<Expr> m = new ArrayList<>();
+                int from = lead == null ? 0 : lead.size();
+                Expr rest = lead == null ? flat : tail;
+                List<Expr> m = new ArrayList<>(lead == null ? List.of() : lead);
                 Expr stride = E.ONE;
-                Expr[] out = new Expr[dims.size()];
-                for (int a = dims.size() - 1; a >= 0; a--) {
-                    Expr q = E.div(flat, stride);
-                    out[a] = a == 0 ? q : E.mod(q, dims.get(a));
+                Expr[] out = new Expr[dims.size() - from];
+                for (int a = dims.size() - 1; a >= from; a--) {
+                    Expr q = E.div(rest, stride);
+                    out[a - from] = a == from ? q : E.mod(q, dims.get(a));
                     stride = E.mul(stride, dims.get(a));
                 }
                 m.addAll(List.of(out));
@@ -652,11 +762,24 @@ public final class Lower {
         }
 
         Expr flat() {
-            if (flat == null) flat = E.linearize(multi, dims);
+            if (flat == null) {
+                if (multi == null && lead != null)
+                    flat = E.add(E.mul(E.linearize(lead, dims.subList(0, lead.size())), E.product(dims.subList(lead.size(), dims.size()))), tail);
+                else flat = E.linearize(multi, dims);
+            }
             return flat;
         }
 
-        List<Expr> key() { return multi != null ? multi : List.of(flat); }
+        List<Expr> key() {
+            if (multi != null) return multi;
+            if (lead != null) {
+                List<Expr> k = new ArrayList<>(lead);
+                k.add(tail);
+                k.add(E.i32(-1)); // not the multi-index of the same expressions
+                return k;
+            }
+            return List.of(flat);
+        }
     }
 
     /// A loop nest under construction: loop variables outermost first, and for each depth k
@@ -808,8 +931,4 @@ public final class Lower {
             }
         }
     }
-
-    static Map<String, Integer> unused() { return new LinkedHashMap<>(); }
-
-    static <T> Function<T, T> id() { return t -> t; }
 }

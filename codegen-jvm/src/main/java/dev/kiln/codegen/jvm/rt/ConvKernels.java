@@ -19,7 +19,13 @@ public final class ConvKernels {
     /// dtype codes: 0 = f32, 1 = f64, 2 = f16, 3 = bf16.
     public static final int F32 = 0, F64 = 1, F16 = 2, BF16 = 3;
 
-    private static final class Scratch { float[] col = new float[0], part = new float[0]; }
+    private static final class Scratch {
+        float[] col = new float[0], part = new float[0];
+        final Gemm.PackedA weight = new Gemm.PackedA();
+    }
+    /// Numbers the calls, so a weight packed by an earlier call (whose values may have changed
+    /// since: an optimizer updates weights in place) is never reused.
+    private static final java.util.concurrent.atomic.AtomicLong CALLS = new java.util.concurrent.atomic.AtomicLong();
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     /// Runs one convolution form, then task `epi` of `code` (an in-place epilogue on the
@@ -40,14 +46,19 @@ public final class ConvKernels {
             int threads = flops < 1_000_000 || n < pool.size() ? 1 : pool.size();
             Pool inner = threads == 1 ? pool : null;
             switch (form) {
-                case FORWARD -> pool.run(threads, part -> {
-                    for (int i = part; i < n; i += threads) {
-                        forward(q, xf, wf, yf, i, inner);
-                        if (perImg) code.run(epi, bufs, dims, i * perImage, (i + 1) * perImage);
-                    }
-                });
-                case GRAD_INPUT -> pool.run(threads, part -> {
-                    for (int i = part; i < n; i += threads) {
+                // one part per image: whoever runs takes the next image, so a descheduled thread
+                // holds up at most one image
+                case FORWARD -> {
+                    long call = CALLS.incrementAndGet(); // the weights may have changed since the last call
+                    pool.run(threads == 1 ? 1 : n, part -> {
+                        for (int i = threads == 1 ? 0 : part; i < (threads == 1 ? n : part + 1); i++) {
+                            forward(q, xf, wf, yf, i, inner, call);
+                            if (perImg) code.run(epi, bufs, dims, i * perImage, (i + 1) * perImage);
+                        }
+                    });
+                }
+                case GRAD_INPUT -> pool.run(threads == 1 ? 1 : n, part -> {
+                    for (int i = threads == 1 ? 0 : part; i < (threads == 1 ? n : part + 1); i++) {
                         gradInput(q, xf, wf, yf, i, inner);
                         if (perImg) code.run(epi, bufs, dims, i * perImage, (i + 1) * perImage);
                     }
@@ -83,6 +94,10 @@ public final class ConvKernels {
     /// Unfolds the input patches of image `img`, group `g`: row (c,a,b), column (p,q).
     static void im2col(Geom q, float[] x, int img, int g, float[] col) {
         int cols = q.cols();
+        if (q.sh == 1 && q.sw == 1 && q.dh == 1 && q.dw == 1 && q.oh == q.h && q.ow == q.w) {
+            im2colSame(q, x, img, g, col);
+            return;
+        }
         for (int ci = 0; ci < q.cg(); ci++) {
             int xBase = ((img * q.c) + g * q.cg() + ci) * q.h * q.w;
             for (int a = 0; a < q.kh; a++)
@@ -114,9 +129,58 @@ public final class ConvKernels {
         }
     }
 
+    /// im2col for a stride-1 convolution whose output has the input's size: each row is the
+    /// channel plane shifted by (a - ph, b - pw), so it is one bulk copy, then the columns that
+    /// wrapped around a row edge and the rows past the top or bottom are zeroed.
+    static void im2colSame(Geom q, float[] x, int img, int g, float[] col) {
+        int h = q.h, w = q.w, plane = h * w;
+        for (int ci = 0; ci < q.cg(); ci++) {
+            int xBase = ((img * q.c) + g * q.cg() + ci) * plane;
+            for (int a = 0; a < q.kh; a++)
+                for (int b = 0; b < q.kw; b++) {
+                    int dst = ((ci * q.kh + a) * q.kw + b) * plane;
+                    int dy = a - q.ph, dx = b - q.pw, shift = dy * w + dx;
+                    int lo = Math.max(0, -shift), hi = Math.min(plane, plane - shift);
+                    if (lo > 0) java.util.Arrays.fill(col, dst, dst + Math.min(lo, plane), 0f);
+                    if (lo < hi) System.arraycopy(x, xBase + lo + shift, col, dst + lo, hi - lo);
+                    if (hi < plane) java.util.Arrays.fill(col, dst + Math.max(hi, 0), dst + plane, 0f);
+                    // rows whose source row is outside the image
+                    for (int p = 0; p < Math.min(h, -dy); p++) java.util.Arrays.fill(col, dst + p * w, dst + p * w + w, 0f);
+                    for (int p = Math.max(0, h - dy); p < h; p++) java.util.Arrays.fill(col, dst + p * w, dst + p * w + w, 0f);
+                    // columns whose source column wrapped to the neighbouring row
+                    if (dx > 0) for (int p = 0; p < h; p++) for (int t = w - dx; t < w; t++) col[dst + p * w + t] = 0f;
+                    if (dx < 0) for (int p = 0; p < h; p++) for (int t = 0; t < Math.min(w, -dx); t++) col[dst + p * w + t] = 0f;
+                }
+        }
+    }
+
+    /// col2im for a same-size stride-1 convolution: the columns that wrapped around a row edge
+    /// are zeroed in `col` (scratch), so each row adds back as one long shifted loop; adding
+    /// +0 changes no sum, and the order of the additions is the general path's.
+    static void col2imSame(Geom q, float[] col, int img, int g, float[] dx) {
+        int h = q.h, w = q.w, plane = h * w;
+        for (int ci = 0; ci < q.cg(); ci++) {
+            int xBase = ((img * q.c) + g * q.cg() + ci) * plane;
+            for (int a = 0; a < q.kh; a++)
+                for (int b = 0; b < q.kw; b++) {
+                    int src = ((ci * q.kh + a) * q.kw + b) * plane;
+                    int dy = a - q.ph, dxs = b - q.pw, shift = dy * w + dxs;
+                    if (dxs > 0) for (int p = 0; p < h; p++) for (int t = w - dxs; t < w; t++) col[src + p * w + t] = 0f;
+                    if (dxs < 0) for (int p = 0; p < h; p++) for (int t = 0; t < Math.min(w, -dxs); t++) col[src + p * w + t] = 0f;
+                    // output rows whose source row is inside the image, and in-plane targets
+                    int lo = Math.max(Math.max(0, -dy) * w, -shift), hi = Math.min(Math.min(h, h - dy) * w, plane - shift);
+                    if (lo < hi) Gemm.addTo(col, src + lo, dx, xBase + shift + lo, hi - lo);
+                }
+        }
+    }
+
     /// Adds the columns back onto image `img`, group `g` of `dx` (the adjoint of im2col).
     static void col2im(Geom q, float[] col, int img, int g, float[] dx) {
         int cols = q.cols();
+        if (q.sh == 1 && q.sw == 1 && q.dh == 1 && q.dw == 1 && q.oh == q.h && q.ow == q.w) {
+            col2imSame(q, col, img, g, dx);
+            return;
+        }
         for (int ci = 0; ci < q.cg(); ci++) {
             int xBase = ((img * q.c) + g * q.cg() + ci) * q.h * q.w;
             for (int a = 0; a < q.kh; a++)
@@ -141,7 +205,7 @@ public final class ConvKernels {
     }
 
     /// Image `img`; `pool` (or null) splits its product when there are fewer images than threads.
-    static void forward(Geom q, float[] x, float[] w, float[] y, int img, Pool pool) {
+    static void forward(Geom q, float[] x, float[] w, float[] y, int img, Pool pool, long call) {
         int cols = q.cols(), rows = q.rows();
         for (int g = 0; g < q.groups; g++) {
             float[] src;
@@ -155,7 +219,11 @@ public final class ConvKernels {
                 im2col(q, x, img, g, src);
             }
             int yOff = (img * q.o + g * q.og()) * cols;
-            if (pool != null) Gemm.gemmParallel(q.og(), cols, rows, w, g * q.og() * rows, rows, false, src, srcOff, cols, false, y, yOff, cols, false, pool);
+            if (pool == null && q.groups == 1) {
+                // the weight is the same for every image: packed once per call and thread
+                Gemm.PackedA pw = SCRATCH.get().weight.pack(q.og(), rows, w, 0, rows, false, call);
+                Gemm.gemm(pw, cols, src, srcOff, cols, false, y, yOff, cols, false);
+            } else if (pool != null) Gemm.gemmParallel(q.og(), cols, rows, w, g * q.og() * rows, rows, false, src, srcOff, cols, false, y, yOff, cols, false, pool);
             else Gemm.gemm(q.og(), cols, rows, w, g * q.og() * rows, rows, false, src, srcOff, cols, false, y, yOff, cols, false);
         }
     }

@@ -2,7 +2,7 @@ package dev.kiln.codegen.jvm.rt;
 
 /// Single-precision matrix multiply, `C = op(A) @ op(B)` (or `C += ...`), row-major, tuned in
 /// the usual way: B is packed into column panels of `NR` and A into row panels of `MR` per
-/// cache block (`KC` deep, `MC` rows), and a register-blocked micro-kernel computes an
+/// cache block (`KC_MAX` deep at most, `MC` rows), and a register-blocked micro-kernel computes an
 /// `MR x NR` tile of C from two panels. Two micro-kernels exist: one written with
 /// `jdk.incubator.vector` (FMA on whole registers), chosen when that module is present at run
 /// time, and a scalar one whose loops HotSpot's C2 vectorizes, which needs nothing. Packing
@@ -19,11 +19,26 @@ public final class Gemm {
         int mr();
         int nr();
         void tile(int kc, float[] ap, int apOff, float[] bp, int bpOff, float[] c, int cOff, int ldc, boolean accumulate);
+        /// `sum_p a[ao+p] * b[bo+p]` for p < k.
+        float dot(float[] a, int ao, float[] b, int bo, int k);
+        /// `c[co+j] += s * b[bo+j]` for j < n.
+        void axpy(float s, float[] b, int bo, float[] c, int co, int n);
     }
 
-    static final int KC = 256, MC = 192, NC = 3072;
+    /// Cache blocks: depth at most KC_MAX, split into equal blocks (k = 288 is one block of 288,
+    /// not 256 + 32, which would reload every C tile for a 32-deep pass); MC rows of A stay in
+    /// L2, a KC x NR panel of B in L1.
+    static final int KC_MAX = 384, MC = 192, NC = 3072;
 
     private static final Micro MICRO = choose();
+
+    static Micro vectorOrNull() {
+        try {
+            return (Micro) Class.forName("dev.kiln.codegen.jvm.rt.VectorMicro").getDeclaredConstructor().newInstance();
+        } catch (ReflectiveOperationException | LinkageError e) {
+            return null;
+        }
+    }
 
     private static Micro choose() {
         boolean wanted = !"false".equals(System.getProperty("kiln.vector"));
@@ -128,39 +143,108 @@ public final class Gemm {
     /// op(A) is `a[aOff + i*lda + p]` (`a[aOff + p*lda + i]` when `ta`), and likewise for B.
     public static void gemm(int m, int n, int k, float[] a, int aOff, int lda, boolean ta,
                             float[] b, int bOff, int ldb, boolean tb, float[] c, int cOff, int ldc, boolean accumulate) {
+        gemm(m, n, k, a, aOff, lda, ta, b, bOff, ldb, tb, c, cOff, ldc, accumulate, MICRO);
+    }
+
+    /// The same with a given micro-kernel (tests run both).
+    static void gemm(int m, int n, int k, float[] a, int aOff, int lda, boolean ta,
+                     float[] b, int bOff, int ldb, boolean tb, float[] c, int cOff, int ldc, boolean accumulate, Micro mk) {
+        gemm(m, n, k, a, aOff, lda, ta, b, bOff, ldb, tb, c, cOff, ldc, accumulate, mk, null);
+    }
+
+    /// A packed once, for many products that share it (a convolution's weight, image after
+    /// image): every (depth block, row block) of op(A) in `gemm`'s panel layout.
+    public static final class PackedA {
+        float[] data = new float[0];
+        int m, k;
+        int srcOff, lda;
+        boolean ta;
+        long version = -1;
+
+        /// Packs op(A) (`m x k`) unless this already holds exactly that, packed for the same
+        /// `version` (the caller's count of changes to the values: a new call, new weights).
+        public PackedA pack(int m, int k, float[] a, int aOff, int lda, boolean ta, long version) {
+            // the version names one call, so the source array is the same; not keeping a
+            // reference to it lets a dropped model's weights be collected
+            if (this.version == version && this.m == m && this.k == k && srcOff == aOff && this.lda == lda && this.ta == ta)
+                return this;
+            int mr = MICRO.mr(), rows = roundUp(Math.max(m, 1), mr), step = kcStep(k);
+            if (data.length < rows * k) data = new float[rows * k];
+            for (int pc = 0; pc < k; pc += step) {
+                int kc = Math.min(step, k - pc);
+                for (int ic = 0; ic < m; ic += MC) {
+                    int mc = Math.min(MC, m - ic);
+                    packA(a, aOff, lda, ta, ic, mc, pc, kc, mr, data, pc * rows + ic * kc);
+                }
+            }
+            this.m = m; this.k = k; srcOff = aOff; this.lda = lda; this.ta = ta; this.version = version;
+            return this;
+        }
+    }
+
+    /// `c[co+j] += b[bo+j]` for j < n, with the vector kernel when there is one (an FMA by
+    /// 1.0 rounds exactly like the addition).
+    static void addTo(float[] b, int bo, float[] c, int co, int n) { MICRO.axpy(1f, b, bo, c, co, n); }
+
+    static int kcStep(int k) {
+        int blocks = Math.max(1, (k + KC_MAX - 1) / KC_MAX);
+        return (k + blocks - 1) / blocks;
+    }
+
+    /// `C (+)= A @ op(B)` with A already packed by `pa`.
+    public static void gemm(PackedA pa, int n, float[] b, int bOff, int ldb, boolean tb, float[] c, int cOff, int ldc, boolean accumulate) {
+        gemm(pa.m, n, pa.k, null, 0, 0, false, b, bOff, ldb, tb, c, cOff, ldc, accumulate, MICRO, pa);
+    }
+
+    static void gemm(int m, int n, int k, float[] a, int aOff, int lda, boolean ta,
+                     float[] b, int bOff, int ldb, boolean tb, float[] c, int cOff, int ldc, boolean accumulate, Micro mk,
+                     PackedA pa) {
         if (m == 0 || n == 0) return;
         if (k == 0) {
             if (!accumulate) for (int i = 0; i < m; i++) java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
             return;
         }
-        Micro mk = MICRO;
         int mr = mk.mr(), nr = mk.nr();
+        if (pa == null && (m < mr / 2 || n < nr / 2)) {
+            skinny(m, n, k, a, aOff, lda, ta, b, bOff, ldb, tb, c, cOff, ldc, accumulate, mk);
+            return;
+        }
         Scratch s = SCRATCH.get();
-        int kcMax = Math.min(KC, k), ncMax = Math.min(NC, roundUp(n, nr)), mcMax = Math.min(MC, roundUp(m, mr));
+        int kcStep = kcStep(k), rowsAll = roundUp(m, mr);
+        int kcMax = kcStep, ncMax = Math.min(NC, roundUp(n, nr)), mcMax = Math.min(MC, roundUp(m, mr));
         if (s.b.length < kcMax * ncMax) s.b = new float[kcMax * ncMax];
         if (s.a.length < kcMax * mcMax) s.a = new float[kcMax * mcMax];
         if (s.tile.length < mr * nr) s.tile = new float[mr * nr];
         float[] ap = s.a, bp = s.b, tile = s.tile;
         for (int jc = 0; jc < n; jc += NC) {
             int nc = Math.min(NC, n - jc);
-            for (int pc = 0; pc < k; pc += KC) {
-                int kc = Math.min(KC, k - pc);
+            for (int pc = 0; pc < k; pc += kcStep) {
+                int kc = Math.min(kcStep, k - pc);
                 boolean acc = accumulate || pc > 0;
                 packB(b, bOff, ldb, tb, pc, kc, jc, nc, nr, bp);
                 for (int ic = 0; ic < m; ic += MC) {
                     int mc = Math.min(MC, m - ic);
-                    packA(a, aOff, lda, ta, ic, mc, pc, kc, mr, ap);
+                    float[] apk;
+                    int apBase;
+                    if (pa != null) {
+                        apk = pa.data;
+                        apBase = pc * rowsAll + ic * kc;
+                    } else {
+                        apk = ap;
+                        apBase = 0;
+                        packA(a, aOff, lda, ta, ic, mc, pc, kc, mr, ap, 0);
+                    }
                     for (int jr = 0; jr < nc; jr += nr) {
                         int nw = Math.min(nr, nc - jr);
                         int bpOff = jr * kc;
                         for (int ir = 0; ir < mc; ir += mr) {
                             int mw = Math.min(mr, mc - ir);
-                            int apOff = ir * kc;
+                            int apOff = apBase + ir * kc;
                             int cAt = cOff + (ic + ir) * ldc + jc + jr;
                             if (mw == mr && nw == nr) {
-                                mk.tile(kc, ap, apOff, bp, bpOff, c, cAt, ldc, acc);
+                                mk.tile(kc, apk, apOff, bp, bpOff, c, cAt, ldc, acc);
                             } else {
-                                mk.tile(kc, ap, apOff, bp, bpOff, tile, 0, nr, false);
+                                mk.tile(kc, apk, apOff, bp, bpOff, tile, 0, nr, false);
                                 for (int i = 0; i < mw; i++)
                                     for (int j = 0; j < nw; j++) {
                                         int at = cAt + i * ldc + j;
@@ -174,25 +258,53 @@ public final class Gemm {
         }
     }
 
+    /// Few rows or few columns: padding to whole tiles would waste most of the work, so
+    /// compute directly with dot products (B transposed) or row updates (axpy).
+    static void skinny(int m, int n, int k, float[] a, int aOff, int lda, boolean ta, float[] b, int bOff, int ldb, boolean tb,
+                       float[] c, int cOff, int ldc, boolean accumulate, Micro mk) {
+        for (int i = 0; i < m; i++) {
+            int co = cOff + i * ldc;
+            if (!ta && tb) {
+                for (int j = 0; j < n; j++) {
+                    float d = mk.dot(a, aOff + i * lda, b, bOff + j * ldb, k);
+                    c[co + j] = accumulate ? c[co + j] + d : d;
+                }
+            } else if (!tb) {
+                if (!accumulate) java.util.Arrays.fill(c, co, co + n, 0f);
+                for (int p = 0; p < k; p++) {
+                    float s = ta ? a[aOff + p * lda + i] : a[aOff + i * lda + p];
+                    mk.axpy(s, b, bOff + p * ldb, c, co, n);
+                }
+            } else {
+                for (int j = 0; j < n; j++) {
+                    float d = 0;
+                    for (int p = 0; p < k; p++) d = Math.fma(a[aOff + p * lda + i], b[bOff + j * ldb + p], d);
+                    c[co + j] = accumulate ? c[co + j] + d : d;
+                }
+            }
+        }
+    }
+
     static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
 
-    /// Packs rows [ic, ic+mc) x depth [pc, pc+kc) of op(A) into panels of `mr` rows: panel q
-    /// holds, for each p, the `mr` values of rows q*mr.. (zero past the edge).
-    static void packA(float[] a, int aOff, int lda, boolean ta, int ic, int mc, int pc, int kc, int mr, float[] ap) {
+    /// Packs rows [ic, ic+mc) x depth [pc, pc+kc) of op(A) into panels of `mr` rows at
+    /// `ap[dst]`: panel q holds, for each p, the `mr` values of rows q*mr.. (zero past the
+    /// edge). Writes are sequential; reads walk `mr` rows side by side.
+    static void packA(float[] a, int aOff, int lda, boolean ta, int ic, int mc, int pc, int kc, int mr, float[] ap, int dst0) {
         for (int ir = 0; ir < mc; ir += mr) {
-            int mw = Math.min(mr, mc - ir), base = ir * kc;
+            int mw = Math.min(mr, mc - ir), base = dst0 + ir * kc;
             if (ta) {
                 for (int p = 0; p < kc; p++) {
                     int src = aOff + (pc + p) * lda + ic + ir, dst = base + p * mr;
-                    for (int i = 0; i < mw; i++) ap[dst + i] = a[src + i];
+                    for (int i = 0; i < mw; i++) ap[dst + i] = a[src + i]; // too short for arraycopy's call
                     for (int i = mw; i < mr; i++) ap[dst + i] = 0f;
                 }
             } else {
-                for (int i = 0; i < mr; i++) {
-                    if (i < mw) {
-                        int src = aOff + (ic + ir + i) * lda + pc;
-                        for (int p = 0; p < kc; p++) ap[base + p * mr + i] = a[src + p];
-                    } else for (int p = 0; p < kc; p++) ap[base + p * mr + i] = 0f;
+                int src = aOff + (ic + ir) * lda + pc;
+                for (int p = 0; p < kc; p++) {
+                    int dst = base + p * mr;
+                    for (int i = 0; i < mw; i++) ap[dst + i] = a[src + i * lda + p];
+                    for (int i = mw; i < mr; i++) ap[dst + i] = 0f;
                 }
             }
         }
@@ -209,11 +321,12 @@ public final class Gemm {
                     for (int j = nw; j < nr; j++) bp[dst + j] = 0f;
                 }
             } else {
-                for (int j = 0; j < nr; j++) {
-                    if (j < nw) {
-                        int src = bOff + (jc + jr + j) * ldb + pc;
-                        for (int p = 0; p < kc; p++) bp[base + p * nr + j] = b[src + p];
-                    } else for (int p = 0; p < kc; p++) bp[base + p * nr + j] = 0f;
+                // sequential writes; the reads walk nw rows of B side by side
+                int src = bOff + (jc + jr) * ldb + pc;
+                for (int p = 0; p < kc; p++) {
+                    int dst = base + p * nr;
+                    for (int j = 0; j < nw; j++) bp[dst + j] = b[src + j * ldb + p];
+                    for (int j = nw; j < nr; j++) bp[dst + j] = 0f;
                 }
             }
         }
@@ -225,6 +338,23 @@ public final class Gemm {
         static final int MR = 4, NR = 16;
         public int mr() { return MR; }
         public int nr() { return NR; }
+
+        public float dot(float[] a, int ao, float[] b, int bo, int k) {
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            int p = 0;
+            for (; p + 3 < k; p += 4) {
+                s0 = Math.fma(a[ao + p], b[bo + p], s0);
+                s1 = Math.fma(a[ao + p + 1], b[bo + p + 1], s1);
+                s2 = Math.fma(a[ao + p + 2], b[bo + p + 2], s2);
+                s3 = Math.fma(a[ao + p + 3], b[bo + p + 3], s3);
+            }
+            for (; p < k; p++) s0 = Math.fma(a[ao + p], b[bo + p], s0);
+            return (s0 + s1) + (s2 + s3);
+        }
+
+        public void axpy(float s, float[] b, int bo, float[] c, int co, int n) {
+            for (int j = 0; j < n; j++) c[co + j] = Math.fma(s, b[bo + j], c[co + j]);
+        }
 
         public void tile(int kc, float[] ap, int apOff, float[] bp, int bpOff, float[] c, int cOff, int ldc, boolean accumulate) {
             float[] t = new float[MR * NR]; // scalar-replaced by escape analysis

@@ -5,11 +5,13 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /// A fixed pool of worker threads for data-parallel loops: `run(parts, job)` calls
-/// `job.run(p)` for every `p` in `[0, parts)`, part 0 on the calling thread, and returns when all
-/// are done. Workers spin briefly and then park, so a kernel a few microseconds long still
-/// gains from a second core. One parallel region at a time: a caller that finds the pool busy
+/// `job.run(p)` for every `p` in `[0, parts)` and returns when all are done. Parts are claimed
+/// from a shared counter by the caller and the workers alike, so a worker that the OS has not
+/// scheduled yet costs nothing: the caller runs the parts it did not claim. Workers spin
+/// briefly, then park. One parallel region at a time: a caller that finds the pool busy
 /// (another thread's region, or a nested one) runs its parts itself, so the pool never
-/// deadlocks and never allocates per call. Invariant: `size()` counts the calling thread.
+/// deadlocks. Each region allocates one small record (its claim counters); nothing else.
+/// Invariant: `size()` counts the calling thread.
 public final class Pool {
     /// Work split into numbered parts.
     public interface Job { void run(int part); }
@@ -18,15 +20,19 @@ public final class Pool {
 
     public static Pool shared() { return DEFAULT; }
 
+    /// One parallel region: immutable job and part count, and its own counters, so a worker
+    /// that wakes late and still holds an old region can only find it exhausted.
+    private record Region(Job job, int parts, AtomicInteger next, AtomicInteger done) {}
+
     private final Worker[] workers;
     private final ReentrantLock lock = new ReentrantLock();
-    private final AtomicInteger pending = new AtomicInteger();
+    private volatile Region region;
     private volatile Throwable failure;
 
     public Pool(int threads) {
         workers = new Worker[Math.max(0, threads - 1)];
         for (int i = 0; i < workers.length; i++) {
-            workers[i] = new Worker(i + 1);
+            workers[i] = new Worker();
             workers[i].setDaemon(true);
             workers[i].setName("kiln-worker-" + (i + 1));
             workers[i].start();
@@ -41,23 +47,23 @@ public final class Pool {
             return;
         }
         try {
-            int helpers = Math.min(parts - 1, workers.length);
             failure = null;
-            pending.set(helpers);
-            for (int i = 0; i < helpers; i++) workers[i].start(job, parts, helpers + 1);
+            Region r = new Region(job, parts, new AtomicInteger(), new AtomicInteger());
+            region = r;
+            for (Worker w : workers) if (w.parked) LockSupport.unpark(w);
             Throwable mine = null;
             try {
-                for (int p = 0; p < parts; p += helpers + 1) job.run(p);
+                work(r);
             } catch (Throwable t) {
                 mine = t;
             }
             int spins = 0;
-            while (pending.get() != 0) {
-                if (++spins < 20_000) Thread.onSpinWait();
+            while (r.done().get() < parts) {
+                if (++spins < 100_000) Thread.onSpinWait();
                 else Thread.yield();
             }
             if (mine == null) mine = failure;
-            if (mine instanceof RuntimeException r) throw r;
+            if (mine instanceof RuntimeException e) throw e;
             if (mine instanceof Error e) throw e;
             if (mine != null) throw new IllegalStateException(mine);
         } finally {
@@ -65,38 +71,38 @@ public final class Pool {
         }
     }
 
-    private final class Worker extends Thread {
-        private final int index;
-        private volatile Job job;
-        private int parts, step;
-        private volatile long generation;
-        private long seen;
-
-        Worker(int index) { this.index = index; }
-
-        void start(Job j, int parts, int step) {
-            this.parts = parts;
-            this.step = step;
-            this.job = j;
-            generation++;
-            LockSupport.unpark(this);
+    /// Claims and runs parts of `r` until none is left.
+    private void work(Region r) {
+        for (int p; (p = r.next().getAndIncrement()) < r.parts(); ) {
+            try {
+                r.job().run(p);
+            } finally {
+                r.done().incrementAndGet();
+            }
         }
+    }
+
+    private final class Worker extends Thread {
+        volatile boolean parked;
 
         @Override public void run() {
+            Region seen = null;
             while (true) {
                 int spins = 0;
-                while (generation == seen) {
+                Region r;
+                while ((r = region) == seen) {
                     if (++spins < 50_000) Thread.onSpinWait();
-                    else LockSupport.park(this);
+                    else {
+                        parked = true;
+                        if (region == seen) LockSupport.park(this);
+                        parked = false;
+                    }
                 }
-                seen = generation;
-                Job j = job;
+                seen = r;
                 try {
-                    for (int p = index; p < parts; p += step) j.run(p);
+                    work(r);
                 } catch (Throwable t) {
                     failure = t;
-                } finally {
-                    pending.decrementAndGet();
                 }
             }
         }

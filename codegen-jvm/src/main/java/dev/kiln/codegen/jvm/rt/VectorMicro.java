@@ -14,6 +14,30 @@ final class VectorMicro implements Gemm.Micro {
     public int mr() { return MR; }
     public int nr() { return NR; }
 
+    public float dot(float[] a, int ao, float[] b, int bo, int k) {
+        FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S);
+        int p = 0;
+        for (; p + 32 <= k; p += 32) {
+            s0 = FloatVector.fromArray(S, a, ao + p).fma(FloatVector.fromArray(S, b, bo + p), s0);
+            s1 = FloatVector.fromArray(S, a, ao + p + 16).fma(FloatVector.fromArray(S, b, bo + p + 16), s1);
+        }
+        // lanes added in a fixed order: reduceLanes(ADD) leaves the order open, and the JIT's
+        // intrinsic and the interpreter's fallback differ, so the bits would depend on warm-up
+        FloatVector v = s0.add(s1);
+        float sum = 0;
+        for (int i = 0; i < S.length(); i++) sum += v.lane(i);
+        for (; p < k; p++) sum = Math.fma(a[ao + p], b[bo + p], sum);
+        return sum;
+    }
+
+    public void axpy(float s, float[] b, int bo, float[] c, int co, int n) {
+        FloatVector sv = FloatVector.broadcast(S, s);
+        int j = 0;
+        for (; j + 16 <= n; j += 16)
+            sv.fma(FloatVector.fromArray(S, b, bo + j), FloatVector.fromArray(S, c, co + j)).intoArray(c, co + j);
+        for (; j < n; j++) c[co + j] = Math.fma(s, b[bo + j], c[co + j]);
+    }
+
     public void tile(int kc, float[] ap, int apOff, float[] bp, int bpOff, float[] c, int cOff, int ldc, boolean accumulate) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c50 = FloatVector.zero(S), c51 = FloatVector.zero(S), c60 = FloatVector.zero(S), c61 = FloatVector.zero(S), c70 = FloatVector.zero(S), c71 = FloatVector.zero(S);
         int ao = apOff, bo = bpOff;
