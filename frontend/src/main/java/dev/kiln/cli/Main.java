@@ -28,7 +28,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
         versionProvider = KilnVersion.class,
         description = "Kiln, an ahead-of-time model compiler for the JVM.",
         subcommands = {VersionCommand.class, ClasspathCommand.class, IrCommand.class, DumpCommand.class,
-                CompileCommand.class, RunCommand.class, BenchCommand.class,
+                CompileCommand.class, RunCommand.class, BenchCommand.class, DemoCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer>,
         CommandLine.IParameterExceptionHandler, CommandLine.IExecutionExceptionHandler {
