@@ -22,7 +22,7 @@ final class Compiler {
     private static Backend backend;
 
     static synchronized Backend backend() {
-        if (backend == null) backend = Backend.named(System.getProperty("kiln.backend", "interpreter"));
+        if (backend == null) backend = Backend.named(System.getProperty("kiln.backend", "jvm"));
         return backend;
     }
 

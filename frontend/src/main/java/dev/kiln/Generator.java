@@ -17,6 +17,14 @@ final class Generator {
         counter = 0;
     }
 
+    /// The whole state, `{base, counter}`: what a checkpoint saves so that a resumed run draws on.
+    static synchronized long[] state() { return new long[]{base, counter}; }
+
+    static synchronized void restore(long[] state) {
+        base = state[0];
+        counter = state[1];
+    }
+
     /// A seed for one tensor's worth of random numbers.
     static synchronized long nextSeed() { return Rng.mix(base ^ Rng.mix(counter++)); }
 

@@ -1,5 +1,6 @@
 package dev.kiln;
 
+import dev.kiln.codegen.jvm.jar.JarExporter;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.Ops;
 import dev.kiln.ir.Value;
@@ -67,7 +68,7 @@ public final class Kiln {
     /// Empties the compile cache and resets its counters.
     public static void clearCache() { Compiler.clear(); }
 
-    /// The backend graphs are compiled with (from `-Dkiln.backend`, default `interpreter`).
+    /// The backend graphs are compiled with (from `-Dkiln.backend`, default `jvm`).
     public static Backend backend() { return Compiler.backend(); }
 
     /// Selects the backend (and empties the compile cache).
@@ -177,5 +178,37 @@ public final class Kiln {
             int stepParam = step.graph().paramNames().indexOf("optim.step");
             return new TrainStep(step, optimizer, List.copyOf(u.state().keySet()), stepParam);
         }
+    }
+
+    // ---- standalone jars -------------------------------------------------------------------
+
+    /// Writes `module.forward`, traced on an input shaped like `exampleInput` and compiled for the
+    /// JVM, with the module's current weights, as a standalone jar: `java -jar` runs it on `.npy`
+    /// files, and Java code calls its typed entry class (`kiln.model.<the jar's name in
+    /// CamelCase>`). The jar holds the generated classes, the weights and Kiln's runtime only.
+    public static JarExporter.Exported export(Module module, Tensor exampleInput, Path jar) {
+        return export(module, List.of(exampleInput), jar, null);
+    }
+
+    /// As `export(module, exampleInput, jar)`, for a forward pass of several inputs (named `x0`,
+    /// `x1`, ... in the jar), with the entry class named `className` (null: from the jar's name).
+    public static JarExporter.Exported export(Module module, List<Tensor> exampleInputs, Path jar, String className) {
+        return Export.model(module, exampleInputs, jar, className);
+    }
+
+    /// Writes a compiled training step as a standalone jar that continues training from the
+    /// current weights and optimizer state (`java -jar step.jar --input x.npy --target y.npy
+    /// --steps N --save out.safetensors`), without the compiler.
+    public static JarExporter.Exported exportTrainStep(TrainStep step, Path jar) { return exportTrainStep(step, jar, null); }
+
+    public static JarExporter.Exported exportTrainStep(TrainStep step, Path jar, String className) {
+        return Export.trainStep(step, jar, className);
+    }
+
+    /// Traces `module.forward` and saves it for the command line: `dir/model.kir` (the graph,
+    /// with the source lines that made each op) and `dir/weights.safetensors` (its weights), so
+    /// that `kiln compile|run|bench|dump dir/model.kir --weights dir/weights.safetensors` work on it.
+    public static void saveTraced(Module module, Path dir, Tensor... exampleInputs) {
+        traceForward(module, exampleInputs).save(dir);
     }
 }

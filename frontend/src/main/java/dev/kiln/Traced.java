@@ -30,6 +30,9 @@ record Traced(Graph graph, List<Source> sources, List<Node> nodes) {
         record Seed() implements Source {}
     }
 
+    /// Writes `dir/model.kir` and `dir/weights.safetensors` (see `Kiln.saveTraced`).
+    void save(java.nio.file.Path dir) { Export.save(this, dir); }
+
     /// The arrays to run the graph with, given the call's input arrays.
     List<NdArray> arguments(List<NdArray> inputs) {
         List<NdArray> args = new ArrayList<>();

@@ -15,11 +15,15 @@ import java.util.Map;
 /// carry (`B`) and the example sizes they stand for. While tracing, `size(d)` of a symbolic
 /// dimension answers the example's size, and a reshape maps that size back to the symbol, so
 /// `x.view(x.size(0), -1)` stays `[B, ...]` in the graph and the compiled code accepts any batch.
+/// A trace leaves the random generator as it found it: the seeds drawn while tracing (dropout's)
+/// are placeholders that the compiled graph redraws on every call, so compiling must not shift
+/// the stream that eager code and checkpoints see.
 final class Tracer implements AutoCloseable {
     private static final ThreadLocal<Tracer> CURRENT = new ThreadLocal<>();
 
     private final Map<String, Integer> examples = new LinkedHashMap<>();
     private final Tracer previous;
+    private final long[] generator = Generator.state();
 
     private Tracer() { previous = CURRENT.get(); }
 
@@ -31,7 +35,10 @@ final class Tracer implements AutoCloseable {
 
     void bind(String symbol, int example) { examples.put(symbol, example); }
 
-    @Override public void close() { CURRENT.set(previous); }
+    @Override public void close() {
+        CURRENT.set(previous);
+        Generator.restore(generator);
+    }
 
     static boolean isTracing() { return CURRENT.get() != null; }
 

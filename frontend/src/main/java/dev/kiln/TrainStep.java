@@ -31,6 +31,12 @@ public final class TrainStep {
     /// The whole step as IR: results are the loss, the new parameters, the new optimizer state.
     public Graph graph() { return traced.graph(); }
 
+    // What Kiln.exportTrainStep needs to store the step's state in a jar.
+    Traced traced() { return traced; }
+    Optimizer optimizer() { return optimizer; }
+    List<String> stateKeys() { return stateKeys; }
+    int stepParam() { return stepParam; }
+
     /// Runs one step on a batch; returns the loss (a scalar tensor).
     public Tensor step(Tensor input, Tensor target) {
         List<Tensor> inputs = List.of(input, target);

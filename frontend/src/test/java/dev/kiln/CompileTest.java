@@ -115,4 +115,19 @@ class CompileTest {
         assertTrue(text.contains("loc(CompileTest.java:29 in fc2)"), text);
         assertEquals(text, dev.kiln.ir.text.Printer.print(dev.kiln.ir.text.Parser.parse(text, "trace.kir"), true));
     }
+
+    /// Dropout's seed is a graph input drawn fresh per call: a compiled step sees a new mask
+    /// each time in training mode, and none in eval mode.
+    @Test void compiledDropoutDrawsANewMaskPerCall() {
+        Kiln.manualSeed(8);
+        Module m = new Sequential(new Linear(4, 16), new dev.kiln.nn.Dropout(0.5), new Linear(16, 3));
+        Tensor x = Tensor.randn(6, 4), y = Tensor.of(new long[]{0, 1, 2, 0, 1, 2});
+        TrainStep step = Kiln.compileTrainStep(m, new CrossEntropyLoss(), new SGD(m.parameters(), 0.0), x, y);
+        assertTrue(step.graph().paramNames().contains("seed0"), step.graph().paramNames().toString());
+        assertNotEquals(step.step(x, y).item(), step.step(x, y).item());
+        m.eval();
+        CompiledModel cm = Kiln.compile(m, x);
+        assertArrayEquals(cm.forward(x).toFloatArray(), cm.forward(x).toFloatArray());
+        assertArrayEquals(m.forward(x).toFloatArray(), cm.forward(x).toFloatArray(), 1e-6f);
+    }
 }

@@ -26,7 +26,7 @@ public class FashionMnistTrain {
             for (Batch batch : loader) {
                 if (n++ == batches) break;
                 optimizer.zeroGrad();
-                Tensor loss = criterion.forward(model.forward(Tensor.of(batch.input())), Tensor.of(batch.target()));
+                Tensor loss = criterion.forward(model.forward(batch.input()), batch.target());
                 loss.backward();
                 optimizer.step();
                 System.out.printf("eager batch %d  loss %.4f%n", n, loss.item());
@@ -37,7 +37,7 @@ public class FashionMnistTrain {
             int n = 0;
             for (Batch batch : loader) {
                 if (n++ == batches) break;
-                Tensor x = Tensor.of(batch.input()), y = Tensor.of(batch.target());
+                Tensor x = batch.input(), y = batch.target();
                 if (step == null) step = Kiln.compileTrainStep(model, criterion, optimizer, x, y);
                 System.out.printf("compiled batch %d  loss %.4f%n", n, step.step(x, y).item());
             }

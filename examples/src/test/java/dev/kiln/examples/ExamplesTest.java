@@ -111,4 +111,26 @@ class ExamplesTest {
         assertTrue(eager > 1 && eager < 4, out);
         assertTrue(compiled > 0 && compiled < 4, out);
     }
+
+    @Test void exportJar(@TempDir Path dir) throws Exception {
+        String out = run(ExportJar::main, dir.toString());
+        for (String f : new String[]{"classifier.jar", "finetune.jar", "model.kir", "weights.safetensors", "x.npy", "y.npy"})
+            assertTrue(java.nio.file.Files.isRegularFile(dir.resolve(f)), f + " missing; printed:\n" + out);
+        assertTrue(out.contains("entry class kiln.model.Classifier"), out);
+        // the jar's own command line, in a class loader that sees only the jar
+        Path logits = dir.resolve("logits.npy");
+        try (var loader = new java.net.URLClassLoader(new java.net.URL[]{dir.resolve("classifier.jar").toUri().toURL()},
+                ClassLoader.getPlatformClassLoader())) {
+            var cli = loader.loadClass("kiln.model.Classifier").getMethod("cli", String[].class, java.io.PrintWriter.class,
+                    java.io.PrintWriter.class);
+            var sink = new java.io.StringWriter();
+            int code = (Integer) cli.invoke(null, new String[]{"--input", dir.resolve("x.npy").toString(), "--output", logits.toString()},
+                    new java.io.PrintWriter(sink), new java.io.PrintWriter(sink));
+            assertEquals(0, code, sink.toString());
+        }
+        float[] row = java.util.Arrays.copyOf((float[]) dev.kiln.runtime.Npy.read(logits).data(), 10);
+        int best = 0;
+        for (int i = 1; i < 10; i++) if (row[i] > row[best]) best = i;
+        assertEquals(best, (int) number(out, "class of the first input: (\\d+)"), out);
+    }
 }

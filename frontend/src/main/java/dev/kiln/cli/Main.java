@@ -7,6 +7,7 @@ import java.nio.file.NoSuchFileException;
 import java.util.List;
 import java.util.concurrent.Callable;
 
+import dev.kiln.ir.IrError;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -19,13 +20,15 @@ import picocli.CommandLine.UnmatchedArgumentException;
 /// The `kiln` command line. Each subcommand is one class listed in `subcommands` (or in the
 /// parent command's list, like `ir`). Invariant: every failure ends as one `kiln: error: ...`
 /// line on stderr and a non-zero exit code — 1 for a user or input error, 2 for a usage
-/// error — with a stack trace only under `--verbose`.
+/// error — with a stack trace only under `--verbose`. Compiler-style diagnostics of a bad
+/// input file (`file:line:col: error: ...`) come before that line.
 @Command(name = "kiln",
         scope = ScopeType.INHERIT,              // every subcommand gets --help and --version too
         mixinStandardHelpOptions = true,
         versionProvider = KilnVersion.class,
         description = "Kiln, an ahead-of-time model compiler for the JVM.",
-        subcommands = {VersionCommand.class, ClasspathCommand.class, IrCommand.class,
+        subcommands = {VersionCommand.class, ClasspathCommand.class, IrCommand.class, DumpCommand.class,
+                CompileCommand.class, RunCommand.class, BenchCommand.class, DemoCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer>,
         CommandLine.IParameterExceptionHandler, CommandLine.IExecutionExceptionHandler {
@@ -71,12 +74,6 @@ public final class Main implements Callable<Integer>,
         // Main handles both kinds of failure itself (no lambdas: they cost start-up time).
         cl.setParameterExceptionHandler(main);
         cl.setExecutionExceptionHandler(main);
-        // A parent without children would show an empty command list: hide it until one lands.
-        for (CommandLine sub : cl.getSubcommands().values()) {
-            if (sub.getCommand() instanceof IrCommand && sub.getSubcommands().isEmpty()) {
-                sub.getCommandSpec().usageMessage().hidden(true);
-            }
-        }
         return cl;
     }
 
@@ -141,7 +138,9 @@ public final class Main implements Callable<Integer>,
     /// A command that failed: one line (plus the stack trace under --verbose), exit code 1.
     @Override public int handleExecutionException(Exception ex, CommandLine failed,
                                                   CommandLine.ParseResult parsed) {
-        return report(spec.commandLine().getErr(), verbose, ex, describe(ex));
+        PrintWriter err = spec.commandLine().getErr();
+        if (ex instanceof CliException c) for (String d : c.diagnostics()) err.println(d);
+        return report(err, verbose, ex, describe(ex));
     }
 
     private static int report(PrintWriter err, boolean verbose, Throwable ex, String message) {
@@ -158,6 +157,8 @@ public final class Main implements Callable<Integer>,
         return switch (ex) {
             case NoSuchFileException e -> "no such file: " + e.getFile();
             case AccessDeniedException e -> "permission denied: " + e.getFile();
+            // `mlp.kir:10: error: 'matmul' ...` would read "error" twice after "kiln: error:".
+            case IrError e when e.loc().isKnown() -> e.loc() + ": " + e.detail();
             case Throwable t when t.getMessage() != null && !t.getMessage().isBlank() -> t.getMessage();
             case Throwable t -> t.getClass().getName() + " (rerun with --verbose for details)";
         };

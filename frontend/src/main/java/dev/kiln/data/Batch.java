@@ -1,25 +1,31 @@
 package dev.kiln.data;
 
+import dev.kiln.Tensor;
 import dev.kiln.runtime.NdArray;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /// A minibatch: the inputs and the targets of several examples stacked along a new first axis
-/// (64 Fashion-MNIST images make `input()` an `f32[64,1,28,28]` and `target()` an `i64[64]`).
-/// Invariant: `input().dim(0) == target().dim(0)`, the number of examples.
+/// (64 Fashion-MNIST images make `input()` an `f32[64,1,28,28]` tensor and `target()` an
+/// `i64[64]`), ready for `model.forward(batch.input())` and `criterion.forward(out, batch.target())`.
+/// Invariant: both have the same first dimension, the number of examples.
 ///
-/// The components are host `NdArray`s for now. When the frontend's `Tensor` lands, it wraps these
-/// arrays without copying and `input()`/`target()` return Tensors; `stack` is the only place that
-/// builds a Batch from examples, so that change stays inside this file.
-public record Batch(NdArray input, NdArray target) {
+/// The default collate makes plain CPU tensors holding their values (no pending op, no gradient),
+/// built on the `DataLoader`'s prefetch thread, so the copy into tensors is off the training thread.
+public record Batch(Tensor input, Tensor target) {
     public Batch {
-        if (input.rank() == 0 || target.rank() == 0 || input.dim(0) != target.dim(0))
+        if (input == null || target == null) throw new NullPointerException("a Batch needs an input and a target");
+        if (input.dim() == 0 || target.dim() == 0 || input.size(0) != target.size(0))
             throw new IllegalArgumentException("a batch needs inputs and targets with the same first dimension, got "
-                    + Rows.typeText(input) + " and " + Rows.typeText(target));
+                    + typeText(input) + " and " + typeText(target));
     }
 
+    /// A batch holding copies of two host arrays (what a custom collate returns).
+    public Batch(NdArray input, NdArray target) { this(Tensor.of(input), Tensor.of(target)); }
+
     /// Number of examples in this batch.
-    public int size() { return input.dim(0); }
+    public int size() { return input.size(0); }
 
     /// The default collate of `DataLoader`: stacks each component of `examples` along a new first
     /// axis. Throws naming the first example whose input or target differs in dtype or shape.
@@ -30,5 +36,9 @@ public record Batch(NdArray input, NdArray target) {
             targets.add(e.target());
         }
         return new Batch(Rows.stack(inputs, "input"), Rows.stack(targets, "target"));
+    }
+
+    private static String typeText(Tensor t) {
+        return t.dtype().text() + Arrays.toString(t.shape()).replace(" ", "");
     }
 }

@@ -22,7 +22,7 @@ import java.util.function.Function;
 ///
 /// Each `iterator()` call is one epoch. With `shuffle`, epoch `e` visits the examples in the
 /// order `order(e)`, a permutation drawn from the seed and `e` alone, so runs repeat exactly and a
-/// resumed run continues the same sequence after `setEpoch`. Unless `prefetch` is 0, a daemon
+/// resumed run continues the same sequence after `setEpoch` (from a batch inside the epoch, too). Unless `prefetch` is 0, a daemon
 /// worker thread loads and collates up to `prefetch` batches ahead into a bounded queue; its
 /// failures are rethrown in the consuming thread, and it stops when the epoch ends, when the
 /// epoch's iterator is closed or becomes unreachable (a `break` out of the loop), or when the
@@ -43,6 +43,7 @@ public final class DataLoader<E> implements Iterable<Batch>, AutoCloseable {
     private final long seed;
     private final Function<? super List<E>, Batch> collate;
     private final AtomicInteger nextEpoch = new AtomicInteger();
+    private int nextStart; // the first batch of the next epoch (guarded by this loader's lock)
     private final Set<Worker<E>> workers = ConcurrentHashMap.newKeySet();
 
     /// Batches of `batchSize` with the defaults of `builder`: seed 0, last partial batch kept,
@@ -109,9 +110,17 @@ public final class DataLoader<E> implements Iterable<Batch>, AutoCloseable {
     public int epoch() { return nextEpoch.get(); }
 
     /// Makes the next `iterator()` run epoch `e`, e.g. to resume a run at its shuffle order.
-    public void setEpoch(int e) {
+    public void setEpoch(int e) { setEpoch(e, 0); }
+
+    /// Makes the next `iterator()` run epoch `e` from its batch `batch` on: the batches before it
+    /// are skipped without being loaded, the rest are exactly those an uninterrupted epoch `e`
+    /// yields. What resuming from a checkpoint taken inside an epoch needs. Later epochs start at 0.
+    public synchronized void setEpoch(int e, int batch) {
         if (e < 0) throw new IllegalArgumentException("epoch must be 0 or more, got " + e);
+        if (batch < 0 || batch > batchCount())
+            throw new IllegalArgumentException("batch must be in [0, " + batchCount() + "] (batches per epoch), got " + batch);
         nextEpoch.set(e);
+        nextStart = batch;
     }
 
     /// The dataset indices in the order epoch `e` visits them (before `dropLast` trims the end):
@@ -132,7 +141,11 @@ public final class DataLoader<E> implements Iterable<Batch>, AutoCloseable {
     }
 
     /// Starts the next epoch (and its prefetch worker).
-    @Override public Epoch iterator() { return new Epoch(nextEpoch.getAndIncrement()); }
+    @Override public synchronized Epoch iterator() {
+        int start = nextStart;
+        nextStart = 0;
+        return new Epoch(nextEpoch.getAndIncrement(), start);
+    }
 
     /// Stops every prefetch worker of this loader and waits for them to exit. The loader stays
     /// usable: a later `iterator()` starts a new worker.
@@ -147,16 +160,17 @@ public final class DataLoader<E> implements Iterable<Batch>, AutoCloseable {
         private final int[] order;
         private final Worker<E> worker;            // null without prefetch
         private final Cleaner.Cleanable cleanable; // stops the worker if this Epoch is dropped
-        private int produced;                      // batches returned by next()
+        private int produced;                      // index of the next batch next() returns
         private Object ahead;                      // a taken but not yet returned queue item
         private boolean finished;
 
-        private Epoch(int epoch) {
+        private Epoch(int epoch, int start) {
             this.epoch = epoch;
             this.order = order(epoch);
             this.count = batchCount();
-            if (prefetch > 0 && count > 0) {
-                worker = new Worker<>(dataset, collate, order, batchSize, count, epoch, prefetch, workers);
+            this.produced = start;
+            if (prefetch > 0 && count > start) {
+                worker = new Worker<>(dataset, collate, order, batchSize, start, count, epoch, prefetch, workers);
                 Thread t = Thread.ofPlatform().daemon().name("kiln-prefetch-" + id + "-epoch-" + epoch).unstarted(worker);
                 worker.thread = t;
                 workers.add(worker);
@@ -171,6 +185,10 @@ public final class DataLoader<E> implements Iterable<Batch>, AutoCloseable {
 
         /// The epoch number, as passed to `order`.
         public int epoch() { return epoch; }
+
+        /// The index in this epoch of the batch that `next()` returns next (so far: how many
+        /// batches of the epoch are done, counting those skipped by `setEpoch(e, batch)`).
+        public int position() { return produced; }
 
         @Override public boolean hasNext() {
             if (finished) return false;
@@ -231,7 +249,7 @@ public final class DataLoader<E> implements Iterable<Batch>, AutoCloseable {
 
     private record Failure(Throwable error) {}
 
-    /// Loads batches `0..count-1` of one epoch into `queue`, then END, the first Failure, or
+    /// Loads batches `start..count-1` of one epoch into `queue`, then END, the first Failure, or
     /// STOPPED when stopped. Holds
     /// no reference to its Epoch, so a dropped Epoch can be cleaned while this still runs.
     private static final class Worker<E> implements Runnable {
@@ -239,18 +257,19 @@ public final class DataLoader<E> implements Iterable<Batch>, AutoCloseable {
         private final Dataset<E> dataset;
         private final Function<? super List<E>, Batch> collate;
         private final int[] order;
-        private final int batchSize, count, epoch;
+        private final int batchSize, start, count, epoch;
         private final Set<Worker<E>> registry;
         volatile Thread thread;
         private volatile boolean stopped;
 
-        Worker(Dataset<E> dataset, Function<? super List<E>, Batch> collate, int[] order, int batchSize, int count,
-               int epoch, int prefetch, Set<Worker<E>> registry) {
+        Worker(Dataset<E> dataset, Function<? super List<E>, Batch> collate, int[] order, int batchSize, int start,
+               int count, int epoch, int prefetch, Set<Worker<E>> registry) {
             this.queue = new ArrayBlockingQueue<>(prefetch);
             this.dataset = dataset;
             this.collate = collate;
             this.order = order;
             this.batchSize = batchSize;
+            this.start = start;
             this.count = count;
             this.epoch = epoch;
             this.registry = registry;
@@ -258,7 +277,7 @@ public final class DataLoader<E> implements Iterable<Batch>, AutoCloseable {
 
         @Override public void run() {
             try {
-                for (int k = 0; k < count && !stopped; k++) queue.put(load(dataset, collate, order, batchSize, k, epoch));
+                for (int k = start; k < count && !stopped; k++) queue.put(load(dataset, collate, order, batchSize, k, epoch));
                 if (!stopped) queue.put(END);
             } catch (InterruptedException e) {
                 // stop() interrupted a blocking put: nobody is waiting for this epoch any more.

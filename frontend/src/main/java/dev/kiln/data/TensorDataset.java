@@ -1,5 +1,6 @@
 package dev.kiln.data;
 
+import dev.kiln.Tensor;
 import dev.kiln.runtime.NdArray;
 
 /// A dataset over two arrays that hold all examples, the first axis indexing them (PyTorch's
@@ -18,6 +19,9 @@ public final class TensorDataset implements Dataset<Example> {
         this.inputs = inputs;
         this.targets = targets;
     }
+
+    /// The dataset over the values of two tensors (copied, computing them if pending).
+    public TensorDataset(Tensor inputs, Tensor targets) { this(inputs.toNdArray(), targets.toNdArray()); }
 
     @Override public int size() { return inputs.dim(0); }
 

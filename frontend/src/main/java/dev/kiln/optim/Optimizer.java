@@ -41,6 +41,57 @@ public abstract class Optimizer {
     /// The state slots by name (read-only).
     public Map<String, Tensor> state() { return Collections.unmodifiableMap(state); }
 
+    /// The state as an ordered state dict, PyTorch's `optimizer.state_dict()` made flat: every slot
+    /// under `"<param index>.<slot>"` (the live tensors, as `Module.stateDict` gives them) and the
+    /// number of completed steps under `"step"` (an i64 scalar). What checkpoints save.
+    public Map<String, Tensor> stateDict() {
+        Map<String, Tensor> out = new LinkedHashMap<>(state);
+        out.put("step", Tensor.scalar(steps));
+        return out;
+    }
+
+    /// Restores a state dict from `stateDict()` of an optimizer of the same kind over parameters of
+    /// the same shapes, so that the next step computes what it would have computed there. Strict:
+    /// `"step"` must be there, every other key must be `"<param index>.<slot>"` with the shape of
+    /// that parameter; nothing changes unless all keys pass. Slots are overwritten in place (a
+    /// compiled train step keeps reading the slot tensors it traced); existing slots the dict does
+    /// not hold are reset to zeros, their value before any step.
+    public void loadStateDict(Map<String, Tensor> stateDict) {
+        String who = getClass().getSimpleName() + ".loadStateDict";
+        Tensor step = stateDict.get("step");
+        if (step == null) throw new KilnException(who + ": the state dict has no \"step\" entry");
+        if (step.numel() != 1 || step.dtype().isFloat() && step.itemDouble() != Math.rint(step.itemDouble()) || step.itemDouble() < 0)
+            throw new KilnException(who + ": \"step\" must be one whole number of at least 0, got " + step);
+        Map<String, Integer> index = new LinkedHashMap<>();
+        for (var e : stateDict.entrySet()) {
+            String key = e.getKey();
+            if (key.equals("step")) continue;
+            int i = slotIndex(key);
+            if (i < 0 || i >= params.size())
+                throw new KilnException(who + ": unexpected key \"" + key + "\" (expected \"step\" and \"<param index>.<slot>\" with an index below "
+                        + params.size() + ")");
+            if (!java.util.Arrays.equals(e.getValue().shape(), params.get(i).shape()))
+                throw new KilnException(who + ": size mismatch for \"" + key + "\": the state dict has shape "
+                        + e.getValue().type().shape() + ", parameter " + i + " has shape " + params.get(i).type().shape());
+            index.put(key, i);
+        }
+        for (var e : state.entrySet()) if (!stateDict.containsKey(e.getKey())) e.getValue().copy_(Tensor.zerosLike(e.getValue()));
+        index.forEach((key, i) -> {
+            Tensor cur = state.get(key);
+            if (cur == null) state.put(key, cur = Tensor.zerosLike(params.get(i)));
+            cur.copy_(stateDict.get(key));
+        });
+        steps = step.itemLong();
+    }
+
+    /// The parameter index of a slot key `"<index>.<slot>"`, or -1 when `key` is not one.
+    private static int slotIndex(String key) {
+        int dot = key.indexOf('.');
+        if (dot < 1 || dot > 9 || dot == key.length() - 1) return -1; // up to 9 digits: fits an int
+        for (int k = 0; k < dot; k++) if (key.charAt(k) < '0' || key.charAt(k) > '9') return -1;
+        return Integer.parseInt(key, 0, dot, 10);
+    }
+
     /// Drops every parameter's gradient.
     public void zeroGrad() { for (Tensor p : params) p.zeroGrad(); }
 

@@ -112,13 +112,21 @@ class MainTest {
         assertTrue(r.err().contains("classpath"), r.err());
     }
 
-    @Test void helpSucceedsAndHidesEmptyIr() {
+    @Test void helpListsTheCommands() {
         Result r = run("--help");
         assertEquals(0, r.code());
-        assertTrue(r.out().contains("version"), r.out());
         assertTrue(r.out().contains("--verbose"), r.out());
-        // `ir` has no subcommand yet: listing it would advertise nothing.
-        assertTrue(r.out().lines().noneMatch(l -> l.strip().startsWith("ir ")), r.out());
+        for (String c : List.of("version", "classpath", "ir", "dump"))
+            assertTrue(r.out().lines().anyMatch(l -> l.strip().startsWith(c + " ")), c + " in " + r.out());
+        Result ir = run("ir", "--help");
+        for (String c : List.of("check", "print", "run", "grad"))
+            assertTrue(ir.out().lines().anyMatch(l -> l.strip().startsWith(c + " ")), c + " in " + ir.out());
+    }
+
+    @Test void irWithoutASubcommandIsAUsageError() {
+        Result r = run("ir");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("Usage: kiln ir"), r.err());
     }
 
     @Test void subcommandHelpSucceeds() {

@@ -41,12 +41,14 @@ class DataLoaderTest {
         for (Batch b : loader) {
             assertEquals(DType.I32, b.input().dtype());
             assertEquals(DType.I64, b.target().dtype());
-            assertEquals(2, b.input().dim(1));
+            assertEquals(2, b.input().size(1));
+            assertFalse(b.input().requiresGrad());
+            long[] x = b.input().toLongArray(), y = b.target().toLongArray();
             List<Long> ids = new ArrayList<>();
             for (int k = 0; k < b.size(); k++) {
-                long i = b.target().getLong(k);
-                assertEquals(i, b.input().getLong(2 * k));
-                assertEquals(-i, b.input().getLong(2 * k + 1));
+                long i = y[k];
+                assertEquals(i, x[2 * k]);
+                assertEquals(-i, x[2 * k + 1]);
                 ids.add(i);
             }
             out.add(ids);
@@ -125,6 +127,32 @@ class DataLoaderTest {
         assertEquals(a1, epoch(resumed));
     }
 
+    @Test void setEpochWithABatchResumesInsideAnEpochWithoutLoadingTheSkippedBatches() {
+        for (int prefetch : new int[] {0, 2}) {
+            var whole = DataLoader.builder(new Numbers(50)).batchSize(7).shuffle(true).seed(3).prefetch(prefetch).build();
+            whole.setEpoch(2);
+            var epoch2 = epoch(whole);
+            var epoch3 = epoch(whole);
+            var data = new Numbers(50);
+            var resumed = DataLoader.builder(data).batchSize(7).shuffle(true).seed(3).prefetch(prefetch).build();
+            resumed.setEpoch(2, 5);
+            var tail = epoch(resumed);
+            assertEquals(epoch2.subList(5, 8), tail, "prefetch " + prefetch); // 50 = 7 batches of 7 and one of 1
+            assertEquals(7 + 7 + 1, data.reads.get()); // batches 0-4 were never read
+            assertEquals(epoch3, epoch(resumed)); // the next epoch starts at its first batch again
+            resumed.setEpoch(0, resumed.batchCount());
+            assertEquals(List.of(), epoch(resumed)); // resuming at the end of an epoch yields nothing
+        }
+        var loader = new DataLoader<>(new Numbers(10), 4, false);
+        var it = loader.iterator();
+        assertEquals(0, it.position());
+        it.next();
+        assertEquals(1, it.position());
+        var e = assertThrows(IllegalArgumentException.class, () -> loader.setEpoch(0, 4));
+        assertEquals("batch must be in [0, 3] (batches per epoch), got 4", e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> loader.setEpoch(-1, 0));
+    }
+
     /// Every element should land in every position about equally often over many epochs.
     @Test void shuffleIsRoughlyUniform() {
         var loader = DataLoader.builder(new Numbers(5)).shuffle(true).seed(9).build();
@@ -162,7 +190,7 @@ class DataLoaderTest {
             var data = new Numbers(20, i -> i == 13);
             var loader = DataLoader.builder(data).batchSize(4).prefetch(prefetch).build();
             List<Long> got = new ArrayList<>();
-            var e = assertThrows(DataException.class, () -> { for (Batch b : loader) got.add(b.target().getLong(0)); });
+            var e = assertThrows(DataException.class, () -> { for (Batch b : loader) got.add(b.target().toLongArray()[0]); });
             assertEquals("dataset.get(13) failed in batch 3 of epoch 0: boom at 13", e.getMessage());
             assertEquals(List.of(0L, 4L, 8L), got); // the batches before the failure arrived
             Throwable root = e;
@@ -199,7 +227,7 @@ class DataLoaderTest {
                 NdArray.of(ws.stream().mapToInt(String::length).toArray(), ws.size()),
                 NdArray.of(new long[ws.size()], ws.size()))).build();
         List<List<Integer>> lengths = new ArrayList<>();
-        for (Batch b : loader) lengths.add(Arrays.stream((int[]) b.input().data()).boxed().toList());
+        for (Batch b : loader) lengths.add(Arrays.stream(b.input().toIntArray()).boxed().toList());
         assertEquals(List.of(List.of(1, 2), List.of(3, 4), List.of(5)), lengths);
     }
 
@@ -232,7 +260,7 @@ class DataLoaderTest {
         var data = new Numbers(10_000);
         var loader = DataLoader.builder(data).batchSize(10).prefetch(2).build();
         for (int e = 0; e < 3; e++) {
-            for (Batch b : loader) if (b.target().getLong(0) == 20) break;
+            for (Batch b : loader) if (b.target().toLongArray()[0] == 20) break;
         }
         assertEquals(3, data.readers.size()); // one worker per epoch
         // The abandoned epochs are unreachable: the cleaner stops their workers once collected.
@@ -273,11 +301,27 @@ class DataLoaderTest {
         assertEquals(8, e.target().getLong(0));
         Batch b = Batch.stack(List.of(ds.get(2), ds.get(0)));
         assertArrayEquals(new int[] {2, 2, 2}, b.input().shape());
-        assertArrayEquals(new float[] {8, 9, 10, 11, 0, 1, 2, 3}, (float[]) b.input().data());
-        assertArrayEquals(new long[] {9, 7}, (long[]) b.target().data());
+        assertArrayEquals(new float[] {8, 9, 10, 11, 0, 1, 2, 3}, b.input().toFloatArray());
+        assertArrayEquals(new long[] {9, 7}, b.target().toLongArray());
 
         var e2 = assertThrows(IllegalArgumentException.class, () -> new TensorDataset(x, NdArray.of(new long[] {1, 2}, 2)));
         assertEquals("TensorDataset inputs f32[3,2,2] and targets i64[2] differ in their number of examples", e2.getMessage());
+    }
+
+    @Test void batchesHoldTensorsThatAModelTakes() {
+        var x = dev.kiln.Tensor.of(new float[][] {{1, 2}, {3, 4}, {5, 6}});
+        var ds = new TensorDataset(x, dev.kiln.Tensor.of(new long[] {0, 1, 2}));
+        Batch b = new DataLoader<>(ds, 3, false).iterator().next();
+        assertEquals(3, b.size());
+        assertTrue(b.input().isRealized());
+        assertArrayEquals(new int[] {3, 2}, b.input().shape());
+        // The batch feeds ops directly: x @ [1, 10] = [21, 43, 65].
+        assertArrayEquals(new float[] {21, 43, 65}, b.input().matmul(dev.kiln.Tensor.of(new float[] {1, 10})).toFloatArray());
+        assertArrayEquals(new long[] {0, 1, 2}, b.target().toLongArray());
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> new Batch(NdArray.of(new float[] {1, 2}, 2), NdArray.of(new long[] {1, 2, 3}, 3)));
+        assertEquals("a batch needs inputs and targets with the same first dimension, got f32[2] and i64[3]", e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new Batch(dev.kiln.Tensor.scalar(1f), dev.kiln.Tensor.scalar(1f)));
     }
 
     @Test void mapAndSliceAreViews() {

@@ -24,7 +24,7 @@ import java.util.function.Supplier;
 /// made from operands whose types fit it, so `Builder.emit` never refuses one; the mix leans
 /// toward the shapes passes look for (constants 0, 1, -1, 2; double negations; chains of
 /// reshapes, transposes and broadcasts; parameter-free subgraphs; softmax rows; dense layers).
-final class RandomGraphs {
+public final class RandomGraphs {
     private final Random rnd;
     private final Builder b = new Builder();
     private final List<Value> pool = new ArrayList<>();
@@ -33,11 +33,11 @@ final class RandomGraphs {
 
     private RandomGraphs(long seed) { rnd = new Random(seed); }
 
-    static Graph generate(long seed) { return new RandomGraphs(seed).build("g" + seed); }
+    public static Graph generate(long seed) { return new RandomGraphs(seed).build("g" + seed); }
 
     /// Random inputs for `g`'s parameters: floats in [-2, 2], integers in [-5, 5], random bools;
     /// every dimension symbol is bound to 3.
-    static List<NdArray> inputs(Graph g, long seed) {
+    public static List<NdArray> inputs(Graph g, long seed) {
         Random r = new Random(seed * 31 + 7);
         List<NdArray> out = new ArrayList<>();
         for (Value p : g.params()) {

@@ -32,7 +32,7 @@ import static org.junit.jupiter.api.Assertions.*;
 /// - f16, bf16: one unit in the last place of max|want| (2^-10 and 2^-7 relative).
 /// NaN matches NaN. Every generated class also passes ASM's CheckClassAdapter, and every
 /// method is checked to be under HotSpot's 8,000-byte JIT limit.
-final class Parity {
+public final class Parity {
     private Parity() {}
 
     static final int HUGE_METHOD = 8000;
@@ -76,7 +76,7 @@ final class Parity {
         return exe;
     }
 
-    static void compare(String what, List<NdArray> want, List<NdArray> got) {
+    public static void compare(String what, List<NdArray> want, List<NdArray> got) {
         assertEquals(want.size(), got.size(), what + ": result count");
         for (int r = 0; r < want.size(); r++) compare(what + " result #" + r, want.get(r), got.get(r));
     }
@@ -113,7 +113,7 @@ final class Parity {
     }
 
     /// ASM's verifier over the class, and the size of every method.
-    static void verify(byte[] bytes) {
+    public static void verify(byte[] bytes) {
         StringWriter sw = new StringWriter();
         CheckClassAdapter.verify(new ClassReader(bytes), Parity.class.getClassLoader(), false, new PrintWriter(sw));
         assertEquals("", sw.toString(), "CheckClassAdapter");

@@ -30,13 +30,24 @@ public final class KirFiles {
     static List<Path> files(String folder) {
         URL url = KirFiles.class.getClassLoader().getResource(folder);
         if (url == null) throw new IllegalStateException("no test resource folder " + folder);
-        try (Stream<Path> s = Files.list(Path.of(url.toURI()))) {
+        try (Stream<Path> s = Files.list(folderPath(url.toURI()))) {
             return s.filter(p -> p.toString().endsWith(".kir")).sorted().toList();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (URISyntaxException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /// The folder as a Path, also when it lies inside a jar (the test-jar other modules read).
+    private static Path folderPath(java.net.URI uri) throws IOException {
+        if (!uri.getScheme().equals("jar")) return Path.of(uri);
+        try {
+            java.nio.file.FileSystems.newFileSystem(uri, java.util.Map.of());
+        } catch (java.nio.file.FileSystemAlreadyExistsException ignored) {
+            // opened by an earlier call
+        }
+        return Path.of(uri);
     }
 
     static String read(Path p) {

@@ -511,6 +511,9 @@ public final class Lower {
                     frame.guarded--;
                     yield e;
                 }
+                // A reduction over no axes is the identity (same shape and dtype): no loop to build.
+                case ReduceSum r when r.axes().size() == 0 -> ex(r.x(), ix);
+                case ReduceMax r when r.axes().size() == 0 -> ex(r.x(), ix);
                 case ReduceSum r -> reduce(v, r.x(), r.axes().toArray(), Kind.SUM, ix);
                 case ReduceMax r -> reduce(v, r.x(), r.axes().toArray(), Kind.MAX, ix);
                 case Argmax a -> reduce(v, a.x(), new int[]{a.axis()}, Kind.ARGMAX, ix);

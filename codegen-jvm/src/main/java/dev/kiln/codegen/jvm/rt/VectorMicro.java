@@ -21,7 +21,11 @@ final class VectorMicro implements Gemm.Micro {
             s0 = FloatVector.fromArray(S, a, ao + p).fma(FloatVector.fromArray(S, b, bo + p), s0);
             s1 = FloatVector.fromArray(S, a, ao + p + 16).fma(FloatVector.fromArray(S, b, bo + p + 16), s1);
         }
-        float sum = s0.add(s1).reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+        // lanes added in a fixed order: reduceLanes(ADD) leaves the order open, and the JIT's
+        // intrinsic and the interpreter's fallback differ, so the bits would depend on warm-up
+        FloatVector v = s0.add(s1);
+        float sum = 0;
+        for (int i = 0; i < S.length(); i++) sum += v.lane(i);
         for (; p < k; p++) sum = Math.fma(a[ao + p], b[bo + p], sum);
         return sum;
     }

@@ -1,0 +1,160 @@
+package dev.kiln.codegen.cuda;
+
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.Value;
+import dev.kiln.ir.interp.Interpreter;
+import dev.kiln.runtime.DType;
+import dev.kiln.runtime.NdArray;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/// Every graph of `Graphs` run on the GPU against the interpreter, twice per binding with
+/// different inputs (the second call replays the captured CUDA graph on new data), once more
+/// with graphs off. Tolerances per dtype:
+/// - bool, i32, i64: exact;
+/// - f64: 1e-12 * max(1, max|want|);
+/// - f32: 2e-5 * max(1, max|want|) (elementwise math rounds like the interpreter up to one
+///   f32 ulp, see `PtxMath`; matmul and convolutions accumulate in f32 in another order);
+/// - f16, bf16: one unit in the last place of max|want|.
+/// NaN matches NaN. Skipped, with the reason, where there is no GPU.
+@Tag("gpu")
+class GpuParityTest {
+    private static boolean told;
+
+    static void assumeGpu() {
+        if (!CudaBackend.available() && !told) {
+            told = true;
+            System.out.println("[gpu tests skipped] " + CudaBackend.unavailableReason());
+        }
+        assumeTrue(CudaBackend.available(), () -> "GPU tests skipped: " + CudaBackend.unavailableReason());
+    }
+
+    @TestFactory List<DynamicTest> everyGraphMatchesTheInterpreter() {
+        assumeGpu();
+        List<DynamicTest> tests = new ArrayList<>();
+        for (Graphs.Case c : Graphs.all()) tests.add(DynamicTest.dynamicTest(c.name(), () -> check(c.graph(), c.bindings())));
+        return tests;
+    }
+
+    @Test void withoutCudaGraphsToo() {
+        assumeGpu();
+        String old = System.getProperty("kiln.cuda.graphs");
+        System.setProperty("kiln.cuda.graphs", "false");
+        try {
+            for (Graphs.Case c : Graphs.all()) if (c.name().startsWith("softmax") || c.name().startsWith("conv_block")) check(c.graph(), c.bindings());
+        } finally {
+            if (old == null) System.clearProperty("kiln.cuda.graphs"); else System.setProperty("kiln.cuda.graphs", old);
+        }
+    }
+
+    /// Least squares by gradient descent with the weights and a momentum buffer resident on
+    /// the GPU: three steps agree with three interpreter steps that feed the new state back by
+    /// hand (losses, then the final state). Plain SGD with momentum keeps the state a smooth
+    /// function of the inputs, so the comparison is well conditioned.
+    @Test void residentStateMatchesTheInterpreterStepByStep() {
+        assumeGpu();
+        dev.kiln.ir.Builder b = new dev.kiln.ir.Builder();
+        Value x = b.param("x", dev.kiln.ir.TensorType.f32("B", 16)), y = b.param("y", dev.kiln.ir.TensorType.f32("B", 3));
+        Value w = b.param("w", dev.kiln.ir.TensorType.f32(16, 3)), mom = b.param("m", dev.kiln.ir.TensorType.f32(16, 3));
+        Value d = b.sub(b.matmul(x, w), y);
+        Value loss = b.reduceSum(b.mul(d, d), dev.kiln.ir.Axes.of(0, 1));
+        Value g = b.matmul(b.transpose(x, dev.kiln.ir.Axes.of(1, 0)), d);
+        Value m2 = b.add(b.mul(mom, b.constant(0.5, mom.type())), g);
+        Value w2 = b.sub(w, b.mul(m2, b.constant(0.01, w.type())));
+        Graph graph = b.build("sgd", loss, w2, m2);
+        List<NdArray> all = randomInputs(graph, Map.of("B", 40), 9);
+        try (CudaExecutable exe = CudaBackend.compile(graph); CudaExecutable.Resident loop = exe.resident(all, new int[]{2, 3}, new int[]{1, 2})) {
+            List<NdArray> ref = new ArrayList<>(all);
+            for (int step = 0; step < 3; step++) {
+                List<NdArray> batch = randomInputs(graph, Map.of("B", 40), 100 + step).subList(0, 2);
+                ref.set(0, batch.get(0));
+                ref.set(1, batch.get(1));
+                List<NdArray> want = Interpreter.run(graph, ref);
+                List<NdArray> got = loop.step(batch);
+                assertEquals(1, got.size());
+                compare("resident step " + step + " loss", want.getFirst(), got.getFirst());
+                ref.set(2, want.get(1));
+                ref.set(3, want.get(2));
+            }
+            List<NdArray> state = loop.state();
+            compare("final w", ref.get(2), state.get(0));
+            compare("final momentum", ref.get(3), state.get(1));
+        }
+    }
+
+    static void check(Graph g, List<Map<String, Integer>> bindings) {
+        try (CudaExecutable exe = CudaBackend.compile(g)) {
+            long seed = 1;
+            for (Map<String, Integer> b : bindings)
+                for (int rep = 0; rep < 2; rep++) {
+                    List<NdArray> in = randomInputs(g, b, seed++);
+                    compare(g.name() + " " + b + " call " + rep, Interpreter.run(g, in), exe.run(in));
+                }
+        }
+    }
+
+    static List<NdArray> randomInputs(Graph g, Map<String, Integer> bind, long seed) {
+        Random r = new Random(seed);
+        List<NdArray> out = new ArrayList<>();
+        for (Value p : g.params()) out.add(random(p.type().dtype(), p.type().shape().resolve(bind), r));
+        return out;
+    }
+
+    static NdArray random(DType d, int[] shape, Random r) {
+        NdArray a = NdArray.zeros(d, shape);
+        for (int i = 0; i < a.size(); i++) {
+            switch (d) {
+                case BOOL -> a.setBool(i, r.nextBoolean());
+                case I32, I64 -> a.setLong(i, r.nextInt(41) - 20);
+                default -> a.setDouble(i, r.nextDouble() * 4 - 2);
+            }
+        }
+        return a;
+    }
+
+    static void compare(String what, List<NdArray> want, List<NdArray> got) {
+        assertEquals(want.size(), got.size(), what + ": result count");
+        for (int r = 0; r < want.size(); r++) compare(what + " result #" + r, want.get(r), got.get(r));
+    }
+
+    static void compare(String what, NdArray want, NdArray got) {
+        assertEquals(want.dtype(), got.dtype(), what + ": dtype");
+        assertArrayEquals(want.shape(), got.shape(), what + ": shape");
+        DType d = want.dtype();
+        double scale = 1;
+        for (int i = 0; i < want.size(); i++) if (Double.isFinite(want.getDouble(i))) scale = Math.max(scale, Math.abs(want.getDouble(i)));
+        double tol = switch (d) {
+            case BOOL, I32, I64 -> 0;
+            case F64 -> 1e-12 * scale;
+            case F32 -> 2e-5 * scale;
+            case F16 -> 0x1p-10 * scale;
+            case BF16 -> 0x1p-7 * scale;
+        };
+        for (int i = 0; i < want.size(); i++) {
+            if (!d.isFloat()) {
+                assertEquals(want.getLong(i), got.getLong(i), what + ": element " + i);
+                continue;
+            }
+            double w = want.getDouble(i), x = got.getDouble(i);
+            if (Double.isNaN(w) || Double.isNaN(x)) {
+                assertTrue(Double.isNaN(w) && Double.isNaN(x), what + ": element " + i + " want " + w + " got " + x);
+                continue;
+            }
+            if (Double.isInfinite(w) || Double.isInfinite(x)) {
+                assertEquals(w, x, what + ": element " + i);
+                continue;
+            }
+            assertEquals(w, x, tol, what + ": element " + i);
+        }
+    }
+}

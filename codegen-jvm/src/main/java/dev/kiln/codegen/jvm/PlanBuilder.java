@@ -1,0 +1,169 @@
+package dev.kiln.codegen.jvm;
+
+import dev.kiln.codegen.jvm.rt.Plan;
+import dev.kiln.codegen.jvm.rt.PlanExecutable;
+import dev.kiln.codegen.jvm.rt.Pool;
+import dev.kiln.ir.Dim;
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.TensorType;
+import dev.kiln.ir.Value;
+import dev.kiln.passes.lower.KernelProgram;
+import dev.kiln.passes.lower.Kir.*;
+import dev.kiln.passes.lower.Lower;
+import dev.kiln.runtime.DType;
+import dev.kiln.runtime.NdArray;
+
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+
+/// The JVM backend's output as data, for code that runs without the compiler: a graph lowered
+/// and generated under a chosen class name, with the `Plan` that runs that class. A standalone
+/// jar writes `classBytes` as a regular class next to the plan's text; `load` defines the same
+/// bytes as a hidden class here, for an in-process `PlanExecutable` (profiles use that).
+///
+/// Invariant: the plan's task `t` is the generated class's task `t`.
+public final class PlanBuilder {
+    private PlanBuilder() {}
+
+    /// A generated class (internal name `className`, e.g. `kiln/model/MlpKernels`) and its plan.
+    public record Compiled(KernelProgram program, String className, byte[] classBytes, Plan plan) {
+        /// The program's dense constants, indexed as the plan's CONST buffers say.
+        public List<NdArray> constants() { return program.constants(); }
+    }
+
+    /// Lowers `g` (as given: run the passes first) and generates its kernels as `className`.
+    /// Throws IrError naming an op that cannot be lowered.
+    public static Compiled build(Graph g, String className) {
+        KernelProgram p = Lower.lower(g);
+        BytecodeGen gen = new BytecodeGen(p, className);
+        byte[] bytes = gen.generate();
+        return new Compiled(p, className, bytes, plan(g, p, gen.tasks));
+    }
+
+    /// An executable over `c`'s class defined as a hidden class in this JVM.
+    public static PlanExecutable load(Compiled c, Pool pool) {
+        if (!c.className().startsWith("dev/kiln/codegen/jvm/") || c.className().lastIndexOf('/') != "dev/kiln/codegen/jvm".length())
+            throw new IllegalArgumentException("a class loaded in-process must be in package dev.kiln.codegen.jvm, not " + c.className());
+        return new PlanExecutable(c.plan(), JvmBackend.define(c.classBytes()), c.constants(), pool);
+    }
+
+    /// `g` compiled to a `PlanExecutable` in this JVM (the profiling twin of `JvmBackend.compile`).
+    public static PlanExecutable compile(Graph g, Pool pool) { return load(build(g, JvmBackend.className(g)), pool); }
+
+    static Plan plan(Graph g, KernelProgram p, List<BytecodeGen.Task> tasks) {
+        List<String> symbols = p.symbols();
+        List<Plan.Param> params = new ArrayList<>();
+        for (int i = 0; i < g.params().size(); i++) {
+            TensorType t = g.params().get(i).type();
+            params.add(new Plan.Param(g.paramNames().get(i), t.dtype(), dims(t, symbols), p.params().get(i), Plan.Role.INPUT, -1));
+        }
+        List<Plan.Result> results = new ArrayList<>();
+        List<Value> rs = g.results();
+        for (int r = 0; r < rs.size(); r++) {
+            TensorType t = rs.get(r).type();
+            results.add(new Plan.Result(rs.size() == 1 ? "output" : "output" + r, t.dtype(), dims(t, symbols), p.results().get(r)));
+        }
+        List<Plan.Buffer> buffers = new ArrayList<>();
+        for (int b = 0; b < p.buffers().size(); b++) {
+            Buffer buf = p.buffers().get(b);
+            if (buf.id() != b) throw new IllegalStateException("buffer ids are not positions");
+            buffers.add(new Plan.Buffer(buf.name(), buf.dtype(), Plan.Kind.valueOf(buf.kind().name()), buf.index(),
+                    p.plan().slotOf()[b], size(buf.numel(), symbols)));
+        }
+        List<Plan.Kernel> kernels = p.kernels().stream().map(k -> new Plan.Kernel(k.name(), k.source())).toList();
+        List<Plan.Task> planTasks = new ArrayList<>();
+        for (BytecodeGen.Task t : tasks) {
+            Plan.TaskKind kind = t.call() ? Plan.TaskKind.CALL : t.inCall() ? Plan.TaskKind.EPILOGUE : Plan.TaskKind.LOOP;
+            Plan.Size extent = Plan.Size.ZERO, work = Plan.Size.ZERO, flops = Plan.Size.ZERO;
+            if (t.stmt() instanceof Loop l) {
+                extent = size(l.extent(), symbols);
+                work = size(work(l), symbols);
+            }
+            if (t.stmt() instanceof Call c) flops = size(flops(c.call()), symbols);
+            planTasks.add(new Plan.Task(t.kernel(), kind, extent, work, flops, size(bytes(p, t.stmt()), symbols)));
+        }
+        return new Plan(g.name(), symbols, params, results, buffers, p.plan().slotTypes(), kernels, planTasks);
+    }
+
+    private static int[] dims(TensorType t, List<String> symbols) {
+        int[] d = new int[t.rank()];
+        for (int a = 0; a < d.length; a++)
+            d[a] = t.dim(a) instanceof Dim.Sym(String s) ? -(symbols.indexOf(s) + 1) : Math.toIntExact(t.dim(a).size());
+        return d;
+    }
+
+    /// Iterations of a loop nest, as the in-process executor estimates them: extent x (1 + inner work).
+    private static Expr work(Loop l) {
+        Expr inner = i32(1);
+        for (Stmt s : l.body())
+            if (s instanceof Loop i) inner = new Bin(BinOp.ADD, inner, work(i), DType.I32);
+        return new Bin(BinOp.MUL, l.extent(), inner, DType.I32);
+    }
+
+    /// Multiply-adds count two.
+    private static Expr flops(LibCall call) {
+        return switch (call) {
+            case Gemm g -> mul(i32(2), mul(g.batch(), mul(g.m(), mul(g.n(), g.k()))));
+            case Conv cv -> {
+                ConvGeom q = cv.geom();
+                yield mul(cv.n(), i32(2L * q.o() * q.oh() * q.ow() * (q.c() / Math.max(1, q.groups())) * q.kh() * q.kw()));
+            }
+        };
+    }
+
+    /// Each buffer the statement touches, counted once at its full size.
+    private static Expr bytes(KernelProgram p, Stmt s) {
+        LinkedHashSet<Integer> bufs = new LinkedHashSet<>();
+        touched(s, bufs);
+        Expr total = i32(0);
+        for (int b : bufs) {
+            Buffer buf = p.buffers().get(b);
+            total = new Bin(BinOp.ADD, total, mul(buf.numel(), i32(buf.dtype().byteSize())), DType.I32);
+        }
+        return total;
+    }
+
+    private static void touched(Stmt s, LinkedHashSet<Integer> bufs) {
+        switch (s) {
+            case Loop l -> { for (Stmt b : l.body()) touched(b, bufs); }
+            case Let l -> touched(l.value(), bufs);
+            case Set l -> touched(l.value(), bufs);
+            case Store st -> { bufs.add(st.buffer()); touched(st.index(), bufs); touched(st.value(), bufs); }
+            case Call c -> { bufs.addAll(c.call().reads()); bufs.add(c.call().out()); }
+        }
+    }
+
+    private static void touched(Expr e, LinkedHashSet<Integer> bufs) {
+        switch (e) {
+            case Load l -> { bufs.add(l.buffer()); touched(l.index(), bufs); }
+            case Un u -> touched(u.x(), bufs);
+            case Bin b -> { touched(b.a(), bufs); touched(b.b(), bufs); }
+            case Sel s -> { touched(s.cond(), bufs); touched(s.onTrue(), bufs); touched(s.onFalse(), bufs); }
+            case Convert c -> touched(c.x(), bufs);
+            case Rand r -> { touched(r.seed(), bufs); touched(r.index(), bufs); }
+            case IntConst _, FloatConst _, Sym _, Local _ -> {}
+        }
+    }
+
+    private static Expr i32(long v) { return new IntConst(v, DType.I32); }
+
+    private static Expr mul(Expr a, Expr b) { return new Bin(BinOp.MUL, a, b, DType.I32); }
+
+    /// A size expression of the kernel IR (literals, symbols, integer arithmetic) as a plan size.
+    static Plan.Size size(Expr e, List<String> symbols) {
+        return switch (e) {
+            case IntConst c -> Plan.Size.literal(c.value());
+            case Sym s -> {
+                int i = symbols.indexOf(s.name());
+                if (i < 0) throw new IllegalStateException("size names unknown symbol " + s.name());
+                yield Plan.Size.symbol(i);
+            }
+            case Bin b -> Plan.Size.apply(switch (b.op()) {
+                case ADD -> "+"; case SUB -> "-"; case MUL -> "*"; case DIV -> "/"; case MOD -> "%"; case MAX -> "max"; case MIN -> "min";
+                default -> throw new IllegalStateException("not a size expression: " + e);
+            }, size(b.a(), symbols), size(b.b(), symbols));
+            default -> throw new IllegalStateException("not a size expression: " + e);
+        };
+    }
+}

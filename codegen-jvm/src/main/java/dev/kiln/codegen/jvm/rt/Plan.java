@@ -1,0 +1,299 @@
+package dev.kiln.codegen.jvm.rt;
+
+import dev.kiln.runtime.DType;
+
+import java.net.URLDecoder;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/// A compiled graph's run-time description as plain data: its parameters and results, its
+/// buffers and their memory slots, and its tasks in order with their loop extents as size
+/// expressions. It is everything `PlanExecutable` needs besides the generated `KernelSet`, so
+/// a standalone jar carries a plan (as text, see `toText`) instead of the compiler's kernel IR.
+///
+/// Parameters carry a `Role` that says where a standalone model takes each one from: the
+/// caller (INPUT), the jar's stored tensors (WEIGHT; CONST for values captured while tracing,
+/// which a training step does not save), the stored tensors and then the result that updates
+/// it (STATE, in a training step), the step counter (STEP), or a fresh random seed (SEED).
+///
+/// Invariant: buffer, kernel, result and symbol indices refer into this plan's own lists, and
+/// a dimension in `dims` is a fixed size (>= 0) or `-(symbol index + 1)`.
+public record Plan(String name, List<String> symbols, List<Param> params, List<Result> results,
+                   List<Buffer> buffers, List<DType> slotTypes, List<Kernel> kernels, List<Task> tasks) {
+
+    public Plan {
+        symbols = List.copyOf(symbols);
+        params = List.copyOf(params);
+        results = List.copyOf(results);
+        buffers = List.copyOf(buffers);
+        slotTypes = List.copyOf(slotTypes);
+        kernels = List.copyOf(kernels);
+        tasks = List.copyOf(tasks);
+    }
+
+    public enum Role { INPUT, WEIGHT, CONST, STATE, STEP, SEED }
+
+    public enum Kind { PARAM, CONST, TEMP }
+
+    /// LOOP: run by the executor, splittable over its outer loop; CALL: a library call, run
+    /// whole; EPILOGUE: run by the call before it, never by the executor.
+    public enum TaskKind { LOOP, CALL, EPILOGUE }
+
+    /// Parameter `name` lives in `buffer`; a STATE parameter is replaced by result `update`
+    /// after each run (-1 otherwise).
+    public record Param(String name, DType dtype, int[] dims, int buffer, Role role, int update) {
+        public Param withRole(Role r, int u) { return new Param(name, dtype, dims, buffer, r, u); }
+    }
+
+    public record Result(String name, DType dtype, int[] dims, int buffer) {
+        public Result withName(String n) { return new Result(n, dtype, dims, buffer); }
+    }
+
+    /// A CONST buffer holds constant number `index`; a TEMP buffer lives in memory slot `slot`
+    /// (-1: a result, which gets its own array).
+    public record Buffer(String name, DType dtype, Kind kind, int index, int slot, Size numel) {}
+
+    public record Kernel(String name, String source) {}
+
+    /// `extent` and `work` (iterations, for the decision to split) matter for LOOP tasks;
+    /// `flops` and `bytes` are estimates of one run of the task, for profiles.
+    public record Task(int kernel, TaskKind kind, Size extent, Size work, Size flops, Size bytes) {}
+
+    /// The type of parameter `i` as the IR writes it, e.g. `f32[B,784]`.
+    public String paramType(int i) { return typeText(params.get(i).dtype(), params.get(i).dims()); }
+
+    public String resultType(int i) { return typeText(results.get(i).dtype(), results.get(i).dims()); }
+
+    public String typeText(DType d, int[] dims) {
+        StringBuilder s = new StringBuilder(d.text()).append('[');
+        for (int a = 0; a < dims.length; a++) s.append(a > 0 ? "," : "").append(dims[a] >= 0 ? Integer.toString(dims[a]) : symbols.get(-dims[a] - 1));
+        return s.append(']').toString();
+    }
+
+    public Plan withParams(List<Param> p) { return new Plan(name, symbols, p, results, buffers, slotTypes, kernels, tasks); }
+
+    public Plan withResults(List<Result> r) { return new Plan(name, symbols, params, r, buffers, slotTypes, kernels, tasks); }
+
+    // ---- size expressions --------------------------------------------------------------------
+
+    /// An integer expression over the dimension symbols in postfix form: each element of
+    /// `code` is a literal (`LIT` then the value), a symbol (`SYM` then its index) or an
+    /// operator. Operators evaluate as the kernel IR's size arithmetic does: integer division
+    /// and remainder by zero give 0.
+    public record Size(long[] code) {
+        static final long LIT = 0, SYM = 1, ADD = 2, SUB = 3, MUL = 4, DIV = 5, MOD = 6, MAX = 7, MIN = 8;
+        private static final String[] OPS = {null, null, "+", "-", "*", "/", "%", "max", "min"};
+
+        public static final Size ZERO = literal(0);
+
+        public static Size literal(long v) { return new Size(new long[]{LIT, v}); }
+
+        public static Size symbol(int index) { return new Size(new long[]{SYM, index}); }
+
+        /// `op` is one of `+ - * / % max min`.
+        public static Size apply(String op, Size a, Size b) {
+            long code = Arrays.asList(OPS).indexOf(op);
+            if (code < ADD) throw new IllegalArgumentException("no size operator '" + op + "'");
+            long[] c = Arrays.copyOf(a.code, a.code.length + b.code.length + 1);
+            System.arraycopy(b.code, 0, c, a.code.length, b.code.length);
+            c[c.length - 1] = code;
+            return new Size(c);
+        }
+
+        public long eval(int[] dims) {
+            long[] stack = new long[code.length];
+            int top = 0;
+            for (int i = 0; i < code.length; i++) {
+                long op = code[i];
+                if (op == LIT) stack[top++] = code[++i];
+                else if (op == SYM) stack[top++] = dims[(int) code[++i]];
+                else {
+                    long y = stack[--top], x = stack[--top];
+                    stack[top++] = switch ((int) op) {
+                        case (int) ADD -> x + y;
+                        case (int) SUB -> x - y;
+                        case (int) MUL -> x * y;
+                        case (int) DIV -> y == 0 ? 0 : x / y;
+                        case (int) MOD -> y == 0 ? 0 : x % y;
+                        case (int) MAX -> Math.max(x, y);
+                        default -> Math.min(x, y);
+                    };
+                }
+            }
+            return stack[0];
+        }
+
+        /// `$0,128,*`: comma-separated postfix tokens, `$i` for symbol i.
+        String text() {
+            StringBuilder s = new StringBuilder();
+            for (int i = 0; i < code.length; i++) {
+                if (!s.isEmpty()) s.append(',');
+                if (code[i] == LIT) s.append(code[++i]);
+                else if (code[i] == SYM) s.append('$').append(code[++i]);
+                else s.append(OPS[(int) code[i]]);
+            }
+            return s.toString();
+        }
+
+        static Size parse(String text, int symbols) {
+            List<Long> c = new ArrayList<>();
+            int depth = 0;
+            for (String t : text.split(",")) {
+                int op = Arrays.asList(OPS).indexOf(t);
+                if (op >= ADD) {
+                    if (depth < 2) throw new IllegalArgumentException("size '" + text + "' is not postfix");
+                    depth--;
+                    c.add((long) op);
+                } else if (t.startsWith("$")) {
+                    int s = Integer.parseInt(t.substring(1));
+                    if (s < 0 || s >= symbols) throw new IllegalArgumentException("size '" + text + "' names symbol " + s);
+                    c.add(SYM);
+                    c.add((long) s);
+                    depth++;
+                } else {
+                    c.add(LIT);
+                    c.add(Long.parseLong(t));
+                    depth++;
+                }
+            }
+            if (depth != 1) throw new IllegalArgumentException("size '" + text + "' is not postfix");
+            return new Size(c.stream().mapToLong(Long::longValue).toArray());
+        }
+    }
+
+    // ---- text form -----------------------------------------------------------------------------
+
+    private static final String MAGIC = "kiln-plan 1";
+
+    /// Line per item, `kind key=value ...`; names are URL-encoded so that any name fits in one token.
+    public String toText() {
+        StringBuilder s = new StringBuilder(MAGIC).append('\n');
+        s.append("graph name=").append(enc(name)).append('\n');
+        for (String sym : symbols) s.append("symbol name=").append(enc(sym)).append('\n');
+        for (Param p : params)
+            s.append("param name=").append(enc(p.name())).append(" dtype=").append(p.dtype().text()).append(" dims=").append(dims(p.dims()))
+                    .append(" buffer=").append(p.buffer()).append(" role=").append(p.role().name().toLowerCase())
+                    .append(" update=").append(p.update()).append('\n');
+        for (Result r : results)
+            s.append("result name=").append(enc(r.name())).append(" dtype=").append(r.dtype().text()).append(" dims=").append(dims(r.dims()))
+                    .append(" buffer=").append(r.buffer()).append('\n');
+        for (Buffer b : buffers)
+            s.append("buffer name=").append(enc(b.name())).append(" dtype=").append(b.dtype().text()).append(" kind=")
+                    .append(b.kind().name().toLowerCase()).append(" index=").append(b.index()).append(" slot=").append(b.slot())
+                    .append(" numel=").append(b.numel().text()).append('\n');
+        for (DType d : slotTypes) s.append("slot dtype=").append(d.text()).append('\n');
+        for (Kernel k : kernels) s.append("kernel name=").append(enc(k.name())).append(" source=").append(enc(k.source())).append('\n');
+        for (Task t : tasks)
+            s.append("task kernel=").append(t.kernel()).append(" kind=").append(t.kind().name().toLowerCase())
+                    .append(" extent=").append(t.extent().text()).append(" work=").append(t.work().text())
+                    .append(" flops=").append(t.flops().text()).append(" bytes=").append(t.bytes().text()).append('\n');
+        return s.toString();
+    }
+
+    /// Parses `toText`'s form; `source` names the text in errors (IllegalArgumentException).
+    public static Plan parse(String text, String source) {
+        String[] lines = text.split("\n");
+        if (lines.length == 0 || !lines[0].equals(MAGIC))
+            throw new IllegalArgumentException(source + ": not a Kiln plan (expected '" + MAGIC + "' on line 1)");
+        String name = null;
+        List<String> symbols = new ArrayList<>();
+        List<Param> params = new ArrayList<>();
+        List<Result> results = new ArrayList<>();
+        List<Buffer> buffers = new ArrayList<>();
+        List<DType> slots = new ArrayList<>();
+        List<Kernel> kernels = new ArrayList<>();
+        List<Task> tasks = new ArrayList<>();
+        for (int ln = 1; ln < lines.length; ln++) {
+            if (lines[ln].isBlank()) continue;
+            String[] tokens = lines[ln].split(" ");
+            Map<String, String> kv = new HashMap<>();
+            for (int i = 1; i < tokens.length; i++) {
+                int eq = tokens[i].indexOf('=');
+                if (eq <= 0) throw new IllegalArgumentException(source + ":" + (ln + 1) + ": expected key=value, got '" + tokens[i] + "'");
+                kv.put(tokens[i].substring(0, eq), tokens[i].substring(eq + 1));
+            }
+            try {
+                switch (tokens[0]) {
+                    case "graph" -> name = dec(get(kv, "name"));
+                    case "symbol" -> symbols.add(dec(get(kv, "name")));
+                    case "param" -> params.add(new Param(dec(get(kv, "name")), dtype(get(kv, "dtype")), dims(get(kv, "dims")),
+                            Integer.parseInt(get(kv, "buffer")), Role.valueOf(get(kv, "role").toUpperCase()),
+                            Integer.parseInt(get(kv, "update"))));
+                    case "result" -> results.add(new Result(dec(get(kv, "name")), dtype(get(kv, "dtype")), dims(get(kv, "dims")),
+                            Integer.parseInt(get(kv, "buffer"))));
+                    case "buffer" -> buffers.add(new Buffer(dec(get(kv, "name")), dtype(get(kv, "dtype")),
+                            Kind.valueOf(get(kv, "kind").toUpperCase()), Integer.parseInt(get(kv, "index")),
+                            Integer.parseInt(get(kv, "slot")), Size.parse(get(kv, "numel"), symbols.size())));
+                    case "slot" -> slots.add(dtype(get(kv, "dtype")));
+                    case "kernel" -> kernels.add(new Kernel(dec(get(kv, "name")), dec(get(kv, "source"))));
+                    case "task" -> tasks.add(new Task(Integer.parseInt(get(kv, "kernel")), TaskKind.valueOf(get(kv, "kind").toUpperCase()),
+                            Size.parse(get(kv, "extent"), symbols.size()), Size.parse(get(kv, "work"), symbols.size()),
+                            Size.parse(get(kv, "flops"), symbols.size()), Size.parse(get(kv, "bytes"), symbols.size())));
+                    default -> throw new IllegalArgumentException("unknown item '" + tokens[0] + "'");
+                }
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(source + ":" + (ln + 1) + ": " + e.getMessage(), e);
+            }
+        }
+        if (name == null) throw new IllegalArgumentException(source + ": no graph line");
+        Plan p = new Plan(name, symbols, params, results, buffers, slots, kernels, tasks);
+        p.check(source);
+        return p;
+    }
+
+    /// Throws IllegalArgumentException naming `source` when an index points outside the plan.
+    void check(String source) {
+        for (Param p : params) {
+            inRange(source, "param " + p.name() + " buffer", p.buffer(), buffers.size());
+            if (p.update() >= results.size()) throw new IllegalArgumentException(source + ": param " + p.name() + " updated by missing result");
+            checkDims(source, p.dims());
+        }
+        for (Result r : results) {
+            inRange(source, "result " + r.name() + " buffer", r.buffer(), buffers.size());
+            checkDims(source, r.dims());
+        }
+        for (Buffer b : buffers) if (b.slot() >= slotTypes.size()) throw new IllegalArgumentException(source + ": buffer " + b.name() + " slot");
+        for (Task t : tasks) inRange(source, "task kernel", t.kernel(), kernels.size());
+    }
+
+    private void checkDims(String source, int[] dims) {
+        for (int d : dims) if (d < -symbols.size()) throw new IllegalArgumentException(source + ": dimension names a missing symbol");
+    }
+
+    private static void inRange(String source, String what, int i, int n) {
+        if (i < 0 || i >= n) throw new IllegalArgumentException(source + ": " + what + " " + i + " out of range");
+    }
+
+    private static String get(Map<String, String> kv, String key) {
+        String v = kv.get(key);
+        if (v == null) throw new IllegalArgumentException("missing " + key + "=");
+        return v;
+    }
+
+    private static DType dtype(String s) {
+        DType d = DType.parse(s);
+        if (d == null) throw new IllegalArgumentException("unknown dtype '" + s + "'");
+        return d;
+    }
+
+    private static String dims(int[] d) {
+        StringBuilder s = new StringBuilder();
+        for (int i = 0; i < d.length; i++) s.append(i > 0 ? "," : "").append(d[i]);
+        return s.toString();
+    }
+
+    private static int[] dims(String s) {
+        if (s.isEmpty()) return new int[0];
+        return Arrays.stream(s.split(",")).mapToInt(Integer::parseInt).toArray();
+    }
+
+    /// A bare `%` (which encoding never produces) stands for the empty string, so no value is empty.
+    private static String enc(String s) { return s.isEmpty() ? "%" : URLEncoder.encode(s, StandardCharsets.UTF_8); }
+
+    private static String dec(String s) { return s.equals("%") ? "" : URLDecoder.decode(s, StandardCharsets.UTF_8); }
+}

@@ -1,0 +1,298 @@
+package dev.kiln.codegen.jvm.rt;
+
+import dev.kiln.runtime.DType;
+import dev.kiln.runtime.Executable;
+import dev.kiln.runtime.NdArray;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/// Generated kernels run from a `Plan`: what a standalone jar runs, without the compiler. Each
+/// call binds the dimension symbols from the inputs' shapes, sizes the plan's memory slots for
+/// them, and runs the tasks in order, splitting large loops across a `Pool`. It runs the same
+/// tasks, split the same way, as the in-process executor of the JVM backend, so the two give
+/// the same bits for the same inputs.
+///
+/// Profiling (`enableProfile`): each task is timed (wall clock, including its parallel parts and,
+/// for a call, its epilogue) and counted, and its estimated flops and bytes are summed with the
+/// sizes of each call; `profile()` reads the totals.
+///
+/// Thread-safety: safe to call from several threads at once; each call takes a workspace of its
+/// own from a free list. The profile counters are updated under a lock.
+public final class PlanExecutable implements Executable {
+    /// Loops with less work than this (elements times inner iterations) stay on one thread.
+    static final long PARALLEL_WORK = 1 << 15;
+
+    private final Plan plan;
+    private final KernelSet code;
+    private final List<NdArray> constants;
+    private final Pool pool;
+    private final ArrayDeque<Workspace> free = new ArrayDeque<>();
+    private volatile Profile profile;
+
+    public PlanExecutable(Plan plan, KernelSet code, List<NdArray> constants, Pool pool) {
+        this.plan = plan;
+        this.code = code;
+        this.constants = List.copyOf(constants);
+        this.pool = pool;
+        for (Plan.Buffer b : plan.buffers())
+            if (b.kind() == Plan.Kind.CONST && (b.index() < 0 || b.index() >= constants.size()))
+                throw new IllegalArgumentException("plan @" + plan.name() + ": buffer " + b.name() + " reads constant #" + b.index()
+                        + ", but " + constants.size() + " were given");
+    }
+
+    public Plan plan() { return plan; }
+
+    /// Starts (or restarts from zero) timing every task.
+    public void enableProfile() { profile = new Profile(plan); }
+
+    /// The times measured since `enableProfile`, or null when not profiling.
+    public Profile profile() { return profile; }
+
+    @Override public List<NdArray> run(List<NdArray> inputs) { return run(inputs, null); }
+
+    /// Runs into `outputs` (arrays of the result shapes, reused by the caller) when not null.
+    public List<NdArray> run(List<NdArray> inputs, List<NdArray> outputs) {
+        Workspace ws;
+        synchronized (free) { ws = free.poll(); }
+        if (ws == null) ws = new Workspace();
+        try {
+            return ws.run(inputs, outputs);
+        } finally {
+            synchronized (free) { free.push(ws); }
+        }
+    }
+
+    /// Per-task totals since profiling started.
+    public static final class Profile {
+        private final Plan plan;
+        private final long[] nanos, calls, flops, bytes;
+        private long runs;
+
+        Profile(Plan plan) {
+            this.plan = plan;
+            int n = plan.tasks().size();
+            nanos = new long[n];
+            calls = new long[n];
+            flops = new long[n];
+            bytes = new long[n];
+        }
+
+        synchronized void add(int task, long dt, int[] dims) {
+            Plan.Task t = plan.tasks().get(task);
+            nanos[task] += dt;
+            calls[task]++;
+            flops[task] += t.flops().eval(dims);
+            bytes[task] += t.bytes().eval(dims);
+        }
+
+        synchronized void endRun() { runs++; }
+
+        /// One row per kernel (its tasks summed, epilogues with their call), in execution order.
+        public record Row(String kernel, String source, long calls, long nanos, long flops, long bytes) {}
+
+        public synchronized long runs() { return runs; }
+
+        public synchronized List<Row> rows() {
+            List<Row> rows = new ArrayList<>();
+            int k = -1;
+            long c = 0, ns = 0, f = 0, b = 0;
+            for (int t = 0; t <= plan.tasks().size(); t++) {
+                int kt = t < plan.tasks().size() ? plan.tasks().get(t).kernel() : -2;
+                if (kt != k) {
+                    if (k >= 0) rows.add(new Row(plan.kernels().get(k).name(), plan.kernels().get(k).source(), c, ns, f, b));
+                    k = kt;
+                    c = ns = f = b = 0;
+                }
+                if (t == plan.tasks().size()) break;
+                c = Math.max(c, calls[t]);
+                ns += nanos[t];
+                f += flops[t];
+                b += bytes[t];
+            }
+            return rows;
+        }
+
+        /// The rows as a table: kernel, calls, total and mean time, share of the total, achieved
+        /// GFLOP/s (library calls) and GB/s (estimated from the bytes each kernel touches once).
+        public String table() {
+            List<Row> rows = rows();
+            long total = 0;
+            for (Row r : rows) total += r.nanos();
+            int w = "kernel".length();
+            for (Row r : rows) w = Math.max(w, Math.min(40, r.kernel().length()));
+            StringBuilder s = new StringBuilder();
+            s.append(String.format("%-" + w + "s %7s %10s %10s %6s %9s %8s  %s%n", "kernel", "calls", "total ms", "mean us", "share",
+                    "GFLOP/s", "GB/s", "source"));
+            for (Row r : rows) {
+                String name = r.kernel().length() > w ? r.kernel().substring(0, w - 1) + "~" : r.kernel();
+                double sec = r.nanos() / 1e9;
+                s.append(String.format("%-" + w + "s %7d %10.3f %10.1f %5.1f%% %9s %8s  %s%n", name, r.calls(), r.nanos() / 1e6,
+                        r.calls() == 0 ? 0.0 : r.nanos() / 1e3 / r.calls(), total == 0 ? 0.0 : 100.0 * r.nanos() / total,
+                        r.flops() == 0 || sec == 0 ? "-" : String.format("%.1f", r.flops() / sec / 1e9),
+                        sec == 0 ? "-" : String.format("%.2f", r.bytes() / sec / 1e9), shortSource(r.source())));
+            }
+            s.append(String.format("%-" + w + "s %7d %10.3f %10.1f %5.1f%%%n", "total", runs, total / 1e6,
+                    runs == 0 ? 0.0 : total / 1e3 / runs, total == 0 ? 0.0 : 100.0));
+            return s.toString();
+        }
+    }
+
+    /// `fused[dir/mlp.kir:18, dir/mlp.kir:19, Net.java:7 in fc]` -> `mlp.kir:18-19, Net.java:7`:
+    /// each file once, without its folder, with the range of its lines.
+    static String shortSource(String source) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("([^\\[\\](), ]+):(\\d+)").matcher(source);
+        java.util.Map<String, int[]> lines = new java.util.LinkedHashMap<>();
+        while (m.find()) {
+            String file = m.group(1).substring(m.group(1).lastIndexOf('/') + 1);
+            int line = Integer.parseInt(m.group(2));
+            int[] range = lines.computeIfAbsent(file, _ -> new int[]{line, line});
+            range[0] = Math.min(range[0], line);
+            range[1] = Math.max(range[1], line);
+        }
+        if (lines.isEmpty()) return source;
+        StringBuilder s = new StringBuilder();
+        lines.forEach((f, r) -> s.append(s.isEmpty() ? "" : ", ").append(f).append(':').append(r[0]).append(r[1] > r[0] ? "-" + r[1] : ""));
+        return s.toString();
+    }
+
+    /// The buffers of one call in flight.
+    private final class Workspace implements Pool.Job {
+        final Object[] buffers = new Object[plan.buffers().size()];
+        final int[] dims = new int[plan.symbols().size()];
+        final Object[] slots = new Object[plan.slotTypes().size()];
+        final int[] slotCapacity = new int[slots.length];
+        final int[] slotNeed = new int[slots.length];
+        int task, extent, parts;
+
+        List<NdArray> run(List<NdArray> inputs, List<NdArray> outputs) {
+            bind(inputs);
+            for (int i = 0; i < inputs.size(); i++) buffers[plan.params().get(i).buffer()] = inputs.get(i).data();
+            for (int b = 0; b < buffers.length; b++) {
+                Plan.Buffer buf = plan.buffers().get(b);
+                if (buf.kind() == Plan.Kind.CONST) buffers[b] = constants.get(buf.index()).data();
+            }
+            sizeSlots();
+            int nr = plan.results().size();
+            List<NdArray> results = new ArrayList<>(nr);
+            boolean[] owned = new boolean[buffers.length];
+            for (int r = 0; r < nr; r++) {
+                Plan.Result res = plan.results().get(r);
+                int b = res.buffer();
+                int[] shape = resolve(res.dims());
+                NdArray out;
+                if (outputs != null) {
+                    out = outputs.get(r);
+                    if (out.dtype() != res.dtype() || !Arrays.equals(out.shape(), shape))
+                        throw new IllegalArgumentException("output #" + r + " is " + out.dtype() + Arrays.toString(out.shape())
+                                + ", expected " + res.dtype() + Arrays.toString(shape));
+                } else out = NdArray.zeros(res.dtype(), shape);
+                results.add(out);
+                if (plan.buffers().get(b).kind() == Plan.Kind.TEMP && !owned[b]) {
+                    owned[b] = true;
+                    buffers[b] = out.data();
+                }
+            }
+            Profile prof = profile;
+            int n = plan.tasks().size();
+            if (prof == null) for (int t = 0; t < n; t++) runTask(t);
+            else {
+                for (int t = 0; t < n; t++) {
+                    if (plan.tasks().get(t).kind() == Plan.TaskKind.EPILOGUE) continue;
+                    long t0 = System.nanoTime();
+                    runTask(t);
+                    prof.add(t, System.nanoTime() - t0, dims);
+                }
+                prof.endRun();
+            }
+            // results that are inputs, constants or repeats are copies
+            for (int r = 0; r < nr; r++) {
+                int b = plan.results().get(r).buffer();
+                Object data = results.get(r).data();
+                if (buffers[b] != data) System.arraycopy(buffers[b], 0, data, 0, results.get(r).size());
+            }
+            Arrays.fill(buffers, null); // do not keep the caller's arrays alive
+            return results;
+        }
+
+        void runTask(int t) {
+            Plan.Task task = plan.tasks().get(t);
+            switch (task.kind()) {
+                case EPILOGUE -> {} // its call runs it
+                case CALL -> code.run(t, buffers, dims, 0, 1);
+                case LOOP -> {
+                    int n = (int) task.extent().eval(dims);
+                    if (n <= 0) return;
+                    int threads = pool.size();
+                    if (threads > 1 && n > 1 && task.work().eval(dims) >= PARALLEL_WORK) {
+                        this.task = t;
+                        this.extent = n;
+                        this.parts = Math.min(threads, n);
+                        pool.run(parts, this);
+                    } else code.run(t, buffers, dims, 0, n);
+                }
+            }
+        }
+
+        @Override public void run(int part) {
+            long lo = (long) extent * part / parts, hi = (long) extent * (part + 1) / parts;
+            if (lo < hi) code.run(task, buffers, dims, (int) lo, (int) hi);
+        }
+
+        int[] resolve(int[] d) {
+            int[] out = new int[d.length];
+            for (int a = 0; a < d.length; a++) out[a] = d[a] >= 0 ? d[a] : dims[-d[a] - 1];
+            return out;
+        }
+
+        void bind(List<NdArray> inputs) {
+            List<Plan.Param> params = plan.params();
+            if (inputs.size() != params.size())
+                throw new IllegalArgumentException("graph @" + plan.name() + " takes " + params.size() + " inputs, given " + inputs.size());
+            Arrays.fill(dims, -1);
+            for (int i = 0; i < inputs.size(); i++) {
+                NdArray a = inputs.get(i);
+                int[] want = params.get(i).dims();
+                boolean ok = a.dtype() == params.get(i).dtype() && a.rank() == want.length;
+                for (int d = 0; ok && d < want.length; d++) {
+                    int size = a.dim(d);
+                    if (want[d] >= 0) ok = want[d] == size;
+                    else if (dims[-want[d] - 1] < 0) dims[-want[d] - 1] = size;
+                    else if (dims[-want[d] - 1] != size)
+                        throw new IllegalArgumentException("input '%" + params.get(i).name() + "' is " + a.dtype()
+                                + Arrays.toString(a.shape()).replace(" ", "") + ", but " + plan.symbols().get(-want[d] - 1) + " = "
+                                + dims[-want[d] - 1] + " from an earlier input (expected " + plan.paramType(i) + ")");
+                }
+                if (!ok) throw new IllegalArgumentException("input '%" + params.get(i).name() + "' is " + a.dtype()
+                        + Arrays.toString(a.shape()).replace(" ", "") + ", expected " + plan.paramType(i));
+            }
+        }
+
+        /// Grows slot arrays that are too small for this call's sizes; keeps the rest.
+        void sizeSlots() {
+            Arrays.fill(slotNeed, 0);
+            List<Plan.Buffer> bufs = plan.buffers();
+            for (Plan.Buffer b : bufs) {
+                if (b.slot() < 0) continue;
+                long n = b.numel().eval(dims);
+                if (n > Integer.MAX_VALUE - 8)
+                    throw new IllegalArgumentException("intermediate " + b.name() + " of graph @" + plan.name() + " would hold " + n
+                            + " elements, more than an array can");
+                slotNeed[b.slot()] = Math.max(slotNeed[b.slot()], (int) n);
+            }
+            for (int s = 0; s < slots.length; s++) {
+                if (slots[s] == null || slotCapacity[s] < slotNeed[s]) {
+                    DType d = plan.slotTypes().get(s);
+                    slots[s] = NdArray.zeros(d, slotNeed[s]).data();
+                    slotCapacity[s] = slotNeed[s];
+                }
+            }
+            for (int b = 0; b < bufs.size(); b++) {
+                int s = bufs.get(b).slot();
+                if (s >= 0) buffers[b] = slots[s];
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+package dev.kiln.codegen.jvm;
+
+import dev.kiln.codegen.jvm.rt.Plan;
+import dev.kiln.codegen.jvm.rt.PlanExecutable;
+import dev.kiln.codegen.jvm.rt.Pool;
+import dev.kiln.ir.Axes;
+import dev.kiln.ir.Builder;
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.Ints;
+import dev.kiln.ir.Value;
+import dev.kiln.runtime.NdArray;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Map;
+
+import static dev.kiln.ir.TensorType.f32;
+import static org.junit.jupiter.api.Assertions.*;
+
+/// The plan executor (what standalone jars run) against the in-process executor: same bits, and
+/// a plan that survives its text form.
+class PlanBuilderTest {
+    static Graph convNet() {
+        Builder b = new Builder();
+        Value x = b.param("x", f32("N", 2, 8, 8)), w = b.param("w", f32(4, 2, 3, 3)), bias = b.param("b", f32(4));
+        Builder cb = new Builder();
+        Value cx = cb.param("x", f32("N", 2, 8, 8)), cw = cb.param("w", f32(4, 2, 3, 3)), cbias = cb.param("b", f32(4));
+        Value conv = cb.conv2d(cx, cw, Ints.of(1, 1), Ints.of(1, 1), Ints.of(1, 1), 1);
+        Value act = cb.relu(cb.add(conv, cb.broadcast(cbias, Axes.of(1), conv.type())));
+        Value y = b.fused(List.of(x, w, bias), cb.build("conv_bias_relu", act), "conv_bias_relu");
+        Value pooled = b.reduceMax(b.reshape(y, f32("N", 4, 4, 2, 4, 2)), Axes.of(3, 5));
+        return b.build("cnn", pooled, b.reduceSum(b.reshape(pooled, f32("N", 64)), Axes.of(1)));
+    }
+
+    @Test void planExecutorGivesTheBitsOfTheInProcessExecutor() {
+        for (Graph g : List.of(GraphParityTest.mlpTrainStep(), convNet())) {
+            JvmExecutable jvm = JvmBackend.compile(g);
+            PlanBuilder.Compiled c = PlanBuilder.build(g, JvmBackend.className(g));
+            // through the text form, as a jar reads it
+            Plan plan = Plan.parse(c.plan().toText(), "test");
+            assertEquals(c.plan().toText(), plan.toText());
+            PlanExecutable exe = new PlanExecutable(plan, JvmBackend.define(c.classBytes()), c.constants(), Pool.shared());
+            for (int n : new int[]{1, 3, 70}) {
+                List<NdArray> in = Parity.randomInputs(g, Map.of("B", n, "N", n), n);
+                List<NdArray> want = jvm.run(in), got = exe.run(in);
+                for (int r = 0; r < want.size(); r++)
+                    assertTrue(want.get(r).contentEquals(got.get(r)), g.name() + " result " + r + " at size " + n);
+            }
+        }
+    }
+
+    @Test void profileCountsEveryKernelOncePerRun() {
+        Graph g = GraphParityTest.mlpTrainStep();
+        PlanExecutable exe = PlanBuilder.compile(g, Pool.shared());
+        exe.enableProfile();
+        List<NdArray> in = Parity.randomInputs(g, Map.of("B", 32), 1);
+        for (int i = 0; i < 3; i++) exe.run(in);
+        PlanExecutable.Profile p = exe.profile();
+        assertEquals(3, p.runs());
+        assertEquals(exe.plan().kernels().size(), p.rows().size());
+        long flops = 0;
+        for (PlanExecutable.Profile.Row r : p.rows()) {
+            assertEquals(3, r.calls(), r.toString());
+            flops += r.flops();
+        }
+        // four matmuls of 32x784x128 or 32x128x10 shapes (forward two, backward three: x^T g is one
+        // more than the forward): 2*B*784*128 twice (x@w1, x^T@g1) and 2*B*128*10 three times
+        long perRun = 2L * 32 * 784 * 128 * 2 + 2L * 32 * 128 * 10 * 3;
+        assertEquals(3 * perRun, flops);
+        String table = p.table();
+        assertTrue(table.startsWith("kernel") && table.contains("GFLOP/s") && table.contains("total"), table);
+    }
+
+    @Test void sizesEvaluateAsTheKernelIrDoes() {
+        Plan.Size s = Plan.Size.apply("+", Plan.Size.apply("*", Plan.Size.symbol(0), Plan.Size.literal(7)), Plan.Size.apply("/",
+                Plan.Size.symbol(1), Plan.Size.literal(0)));
+        assertEquals(3 * 7, s.eval(new int[]{3, 5}));
+        assertEquals(Plan.Size.apply("max", Plan.Size.literal(-2), Plan.Size.symbol(0)).eval(new int[]{-5}), -2);
+    }
+}

@@ -1,0 +1,133 @@
+package dev.kiln.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.jar.JarFile;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.interp.Interpreter;
+import dev.kiln.ir.text.Parser;
+import dev.kiln.runtime.NdArray;
+import dev.kiln.runtime.Npy;
+import dev.kiln.runtime.SafeTensors;
+
+/// `kiln compile`, `kiln run` and `kiln bench` in-process on `examples/ir/mlp.kir` with its
+/// sample data (weights gathered into a safetensors file, as a user would have them).
+class ModelCommandsTest {
+    @TempDir Path dir;
+    Path kir, weights, x, target;
+    Map<String, NdArray> inputs;
+
+    @BeforeEach void files() throws Exception {
+        kir = Examples.file("mlp.kir");
+        inputs = Examples.mlpInputs();
+        Map<String, NdArray> w = new LinkedHashMap<>(inputs);
+        x = dir.resolve("x.npy");
+        target = dir.resolve("target.npy");
+        Npy.write(x, w.remove("x"));
+        Npy.write(target, w.remove("target"));
+        weights = dir.resolve("mlp.safetensors");
+        SafeTensors.write(weights, w);
+    }
+
+    /// The graph's results on the sample inputs, by the reference interpreter.
+    List<NdArray> reference() throws Exception {
+        Graph g = Parser.parse(Files.readString(kir), "mlp.kir");
+        return Interpreter.run(g, g.paramNames().stream().map(inputs::get).toList());
+    }
+
+    static void close(NdArray want, NdArray got, double tol) {
+        assertEquals(want.dtype(), got.dtype());
+        assertEquals(List.of(want.shape().length), List.of(got.shape().length));
+        for (int i = 0; i < want.size(); i++)
+            assertEquals(want.getDouble(i), got.getDouble(i), tol * Math.max(1, Math.abs(want.getDouble(i))), "element " + i);
+    }
+
+    @Test void compileWritesAJarThatRunAndTheKirFileAgreeOn() throws Exception {
+        Path jar = dir.resolve("mlp.jar");
+        MainTest.Result c = MainTest.run("compile", kir.toString(), "--weights", weights.toString(), "-o", jar.toString());
+        assertEquals(0, c.code(), c.err());
+        assertTrue(c.out().startsWith("wrote " + jar + " ("), c.out());
+        assertTrue(c.out().contains("entry class kiln.model.Mlp"), c.out());
+        assertTrue(c.out().contains("inputs:  x f32[B,784], target i64[B]"), c.out());
+        assertTrue(c.out().contains("outputs: output0 f32[], output1 f32[B,10]"), c.out());
+        try (JarFile jf = new JarFile(jar.toFile())) {
+            assertEquals("kiln.model.Mlp", jf.getManifest().getMainAttributes().getValue("Main-Class"));
+        }
+
+        Path fromJar = dir.resolve("jar.npy"), fromKir = dir.resolve("kir.npy");
+        MainTest.Result rj = MainTest.run("run", jar.toString(), "--input", "x=" + x, "--input", "target=" + target,
+                "--output", "output1=" + fromJar);
+        assertEquals(0, rj.code(), rj.err());
+        MainTest.Result rk = MainTest.run("run", kir.toString(), "--weights", weights.toString(), "--input", x.toString(),
+                "--input", target.toString(), "--output", "output1=" + fromKir);
+        assertEquals(0, rk.code(), rk.err());
+        assertEquals("wrote output1 f32[4,10] to " + fromKir + "\n", rk.out());
+        // same passes, same kernels: the jar and the in-process compile agree bit for bit
+        assertTrue(Npy.read(fromJar).contentEquals(Npy.read(fromKir)));
+        close(reference().get(1), Npy.read(fromKir), 1e-5);
+
+        // without --output: a summary per output
+        MainTest.Result summary = MainTest.run("run", kir.toString(), "--weights", weights.toString(), "--input", x.toString(),
+                "--input", target.toString(), "--backend", "interp");
+        assertEquals(0, summary.code(), summary.err());
+        assertTrue(summary.out().startsWith("output0: f32[] "), summary.out());
+        assertTrue(summary.out().contains("\noutput1: f32[4,10] ["), summary.out());
+    }
+
+    @Test void compileForCudaSaysItIsNotAvailable() {
+        MainTest.Result r = MainTest.run("compile", kir.toString(), "--weights", weights.toString(), "-o", dir.resolve("m.jar").toString(),
+                "--target", "cuda");
+        assertEquals(1, r.code());
+        assertEquals(List.of("kiln: error: --target cuda: standalone jars for CUDA are not available yet; use --target jvm (the default)"),
+                r.errLines());
+        assertTrue(Files.notExists(dir.resolve("m.jar")));
+    }
+
+    @Test void badInputsToRunAreOneLineErrors() throws Exception {
+        Path wrong = dir.resolve("wrong.npy");
+        Npy.write(wrong, NdArray.zeros(dev.kiln.runtime.DType.F32, 4, 783));
+        MainTest.Result r = MainTest.run("run", kir.toString(), "--weights", weights.toString(), "--input", "x=" + wrong,
+                "--input", "target=" + target);
+        assertEquals(1, r.code());
+        assertEquals(1, r.errLines().size(), r.err());
+        assertTrue(r.err().startsWith("kiln: error: input %x (" + wrong + ") is f32[4,783], expected f32[B,784]"), r.err());
+
+        Path jar = dir.resolve("mlp.jar");
+        assertEquals(0, MainTest.run("compile", kir.toString(), "--weights", weights.toString(), "-o", jar.toString()).code());
+        MainTest.Result rj = MainTest.run("run", jar.toString(), "--input", "x=" + wrong, "--input", "target=" + target);
+        assertEquals(1, rj.code());
+        assertEquals(List.of("error: input 'x' (" + wrong + ") is f32[4,783], expected f32[B,784]: axis 1 is 783, not 784"), rj.errLines());
+    }
+
+    @Test void benchTimesTheModelAndProfilesItsKernels() {
+        MainTest.Result r = MainTest.run("bench", kir.toString(), "--weights", weights.toString(), "--dim", "B=8", "--iters", "5",
+                "--warmup", "1", "--profile");
+        assertEquals(0, r.code(), r.err());
+        List<String> lines = r.out().lines().toList();
+        assertTrue(lines.getFirst().startsWith("bench @mlp on jvm: B=8, "), r.out());
+        for (String s : List.of("compile ", "first run ", "latency ", "throughput ", "kernel ", "total "))
+            assertTrue(lines.stream().anyMatch(l -> l.startsWith(s)), s + " missing in\n" + r.out());
+        assertTrue(r.out().contains("items/s"), r.out());
+        // the two matrix products are the two kernels with a GFLOP/s figure, and each ran 5 times
+        List<String> rows = lines.stream().filter(l -> l.matches("k\\d+_.*")).toList();
+        assertEquals(2, rows.stream().filter(l -> l.contains("matmul")).count(), r.out());
+        for (String row : rows) assertTrue(row.matches("\\S+\\s+5\\s.*"), row);
+
+        MainTest.Result interp = MainTest.run("bench", kir.toString(), "--backend", "interp", "--iters", "2", "--warmup", "0");
+        assertEquals(0, interp.code(), interp.err());
+        assertTrue(interp.out().startsWith("bench @mlp on interp: B=1, "), interp.out());
+        MainTest.Result bad = MainTest.run("bench", kir.toString(), "--backend", "interp", "--profile");
+        assertEquals(2, bad.code());
+    }
+}
