@@ -16,5 +16,5 @@ fi
 "$mvn" -B -q "${profile[@]}" -pl bench -am package dependency:build-classpath -DskipTests \
   -Dmdep.outputFile="$PWD/bench/target/classpath.txt"  # the last module built (bench) writes it last
 java=${JAVA_HOME:+$JAVA_HOME/bin/}java
-if [ $# -eq 0 ]; then set -- 'dev.kiln.bench.(SgemmBench|MnistBench|TrainStepBench)'; fi
+if [ $# -eq 0 ]; then set -- 'dev.kiln.bench.(SgemmBench|MnistBench|TrainStepBench|CompileBench)'; fi
 exec "$java" --add-modules jdk.incubator.vector -cp "bench/target/classes:$(cat bench/target/classpath.txt)" org.openjdk.jmh.Main "$@"

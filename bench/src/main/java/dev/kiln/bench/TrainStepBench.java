@@ -13,7 +13,7 @@ import java.util.concurrent.TimeUnit;
 
 /// The MNISTNet train step at batch 64 (forward, cross-entropy, backward, Adam), compiled once
 /// by `Kiln.compileTrainStep` through the JVM backend. Score: ms per step; img/s = 64000 / ms.
-/// Also measured: `compile`, the time from model to a compiled step (single shot, cold JVM).
+/// Compile time is `CompileBench`.
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
@@ -38,30 +38,6 @@ public abstract class TrainStepBench {
 
     @Benchmark public float trainStep() {
         return step.step(x, y).item();
-    }
-
-    /// Model to compiled train step, in a fresh JVM each time (JIT cold): what a user waits.
-    @State(Scope.Thread)
-    public static class Cold {
-        MnistModel model;
-        Tensor x, y;
-
-        @Setup(Level.Invocation) public void setup() {
-            Kiln.setBackend(Backend.named("jvm"));
-            Kiln.clearCache();
-            Kiln.manualSeed(0);
-            model = new MnistModel();
-            x = Tensor.rand(64, 1, 28, 28);
-            long[] labels = new long[64];
-            for (int i = 0; i < 64; i++) labels[i] = i % 10;
-            y = Tensor.of(NdArray.of(labels, 64));
-        }
-    }
-
-    @Benchmark @BenchmarkMode(Mode.SingleShotTime) @Warmup(iterations = 0) @Measurement(iterations = 1)
-    @Fork(value = 5, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
-    public TrainStep compile(Cold c) {
-        return Kiln.compileTrainStep(c.model, new CrossEntropyLoss(), new Adam(c.model.parameters(), 1e-3), c.x, c.y);
     }
 
     @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-Dkiln.threads=1"})

@@ -76,7 +76,7 @@ final class BenchCommand implements Callable<Integer> {
         Graph g = KirFile.read(file).graph(graph);
         Map<String, NdArray> w = ModelFiles.weights(weights);
         Map<String, Path> files = ModelFiles.inputFiles(g, ModelFiles.inputs(g, w), inputs);
-        Map<String, Integer> sizes = parseDims();
+        Map<String, Integer> sizes = Inputs.parseDims(spec.commandLine(), dims);
         for (String s : Inputs.symbols(g)) if (!sizes.containsKey(s) && files.isEmpty()) sizes.put(s, 1);
         Inputs in = Inputs.bind(g, new Inputs.Sources(files, weights, null), sizes, true, seed);
         PrintWriter out = spec.commandLine().getOut();
@@ -144,25 +144,5 @@ final class BenchCommand implements Callable<Integer> {
     private static double percentile(long[] sorted, double q) {
         int i = (int) Math.ceil(q * sorted.length) - 1;
         return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
-    }
-
-    /// `SYM=N` with N a size >= 0, each symbol once.
-    private Map<String, Integer> parseDims() {
-        Map<String, Integer> out = new LinkedHashMap<>();
-        for (String s : dims) {
-            int eq = s.indexOf('=');
-            int size = -1;
-            if (eq > 0) {
-                try {
-                    size = Integer.parseInt(s.substring(eq + 1).strip());
-                } catch (NumberFormatException e) {
-                    size = -1;
-                }
-            }
-            if (size < 0) throw new ParameterException(spec.commandLine(), "--dim expects SYM=N with N a size >= 0, got '" + s + "'");
-            if (out.put(s.substring(0, eq).strip(), size) != null)
-                throw new ParameterException(spec.commandLine(), "--dim " + s.substring(0, eq).strip() + " is given twice");
-        }
-        return out;
     }
 }

@@ -170,7 +170,14 @@ final class DemoCommand implements Callable<Integer> {
         Path jar = dir.resolve("mnist.jar"), sample = dir.resolve("test-images.npy");
         var exported = Kiln.export(model, images, jar);
         Npy.write(sample, images.toNdArray());
+        Path ir = dir.resolve("ir");
+        Kiln.saveTraced(model, ir, images);
+        Path kir = ir.resolve("model.kir"), html = dir.resolve("mnist.html");
+        String weights = String.join(",", model.stateDict().keySet());
         return String.format(Locale.ROOT, "jar: %s (%,d bytes, standalone: the model, its weights and Kiln's runtime)%n"
-                + "  try it: java -jar %s --input %s --output logits.npy", exported.jar(), exported.bytes(), jar, sample);
+                + "  try it: java -jar %s --input %s --output logits.npy%n"
+                + "ir: %s (the traced graph; its weights beside it)%n"
+                + "  draw it, forward and backward: ./kiln dump %s --grad %s -o %s",
+                exported.jar(), exported.bytes(), jar, sample, kir, kir, weights, html);
     }
 }

@@ -194,4 +194,25 @@ record Inputs(List<NdArray> arrays, Map<String, Integer> symbols, List<String> r
     }
 
     private static String name(Value p) { return ((Op.Param) p.op()).name(); }
+
+    /// The `--dim SYM=N` options as a map (N a size >= 0, each symbol once); a malformed one is a
+    /// usage error of `commandLine`.
+    static Map<String, Integer> parseDims(picocli.CommandLine commandLine, List<String> dims) {
+        Map<String, Integer> out = new LinkedHashMap<>();
+        for (String s : dims) {
+            int eq = s.indexOf('=');
+            int size = -1;
+            if (eq > 0) {
+                try {
+                    size = Integer.parseInt(s.substring(eq + 1).strip());
+                } catch (NumberFormatException e) {
+                    size = -1;
+                }
+            }
+            if (size < 0) throw new picocli.CommandLine.ParameterException(commandLine, "--dim expects SYM=N with N a size >= 0, got '" + s + "'");
+            if (out.put(s.substring(0, eq).strip(), size) != null)
+                throw new picocli.CommandLine.ParameterException(commandLine, "--dim " + s.substring(0, eq).strip() + " is given twice");
+        }
+        return out;
+    }
 }

@@ -72,7 +72,7 @@ final class IrRunCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "unknown backend '" + backend + "' for --backend (expected "
                     + String.join(" or ", Backends.NAMES) + ")");
         Map<String, Path> given = parseInputs();
-        Map<String, Integer> sizes = parseDims();
+        Map<String, Integer> sizes = Inputs.parseDims(spec.commandLine(), dims);
         Graph g = KirFile.read(file).graph(graph);
         Inputs in = Inputs.bind(g, new Inputs.Sources(given, weights, inputDir), sizes, random, seed);
         List<NdArray> results = Backends.run(backend, g, in.arrays());
@@ -120,26 +120,6 @@ final class IrRunCommand implements Callable<Integer> {
             if (name.startsWith("%")) name = name.substring(1);
             if (out.put(name, Path.of(s.substring(eq + 1))) != null)
                 throw new ParameterException(spec.commandLine(), "--input " + name + " is given twice");
-        }
-        return out;
-    }
-
-    /// `SYM=N` with N a non-negative int, each symbol once.
-    private Map<String, Integer> parseDims() {
-        Map<String, Integer> out = new LinkedHashMap<>();
-        for (String s : dims) {
-            int eq = s.indexOf('=');
-            int size = -1;
-            if (eq > 0) {
-                try {
-                    size = Integer.parseInt(s.substring(eq + 1).strip());
-                } catch (NumberFormatException e) {
-                    size = -1;
-                }
-            }
-            if (size < 0) throw new ParameterException(spec.commandLine(), "--dim expects SYM=N with N a size >= 0, got '" + s + "'");
-            if (out.put(s.substring(0, eq).strip(), size) != null)
-                throw new ParameterException(spec.commandLine(), "--dim " + s.substring(0, eq).strip() + " is given twice");
         }
         return out;
     }

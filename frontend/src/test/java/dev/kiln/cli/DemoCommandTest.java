@@ -67,6 +67,15 @@ class DemoCommandTest {
         }
         float[] got = (float[]) dev.kiln.runtime.Npy.read(logits).data();
         assertArrayEquals(expected, got, 1e-4f);
+
+        // The traced graph is saved, and the dump command the demo prints draws it.
+        Path kir = out.resolve("ir").resolve("model.kir"), html = out.resolve("mnist.html");
+        assertTrue(r.out().contains("\nir: " + kir + " ("), r.out());
+        String dump = "./kiln dump " + kir + " --grad conv1.weight,conv1.bias,conv2.weight,conv2.bias,fc.weight,fc.bias -o " + html;
+        assertTrue(r.out().contains(dump), r.out());
+        Result drawn = run(dump.substring("./kiln ".length()).split(" "));
+        assertEquals(0, drawn.code(), drawn.err());
+        assertTrue(Files.readString(html).contains("grad_out"), "the page draws the backward graph too (its cotangent parameter)");
     }
 
     static double accuracy(String out, int epoch) {

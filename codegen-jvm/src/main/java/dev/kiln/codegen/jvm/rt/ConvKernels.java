@@ -57,12 +57,15 @@ public final class ConvKernels {
                         }
                     });
                 }
-                case GRAD_INPUT -> pool.run(threads == 1 ? 1 : n, part -> {
+                case GRAD_INPUT -> {
+                    long call = CALLS.incrementAndGet();
+                    pool.run(threads == 1 ? 1 : n, part -> {
                     for (int i = threads == 1 ? 0 : part; i < (threads == 1 ? n : part + 1); i++) {
-                        gradInput(q, xf, wf, yf, i, inner);
+                        gradInput(q, xf, wf, yf, i, inner, call);
                         if (perImg) code.run(epi, bufs, dims, i * perImage, (i + 1) * perImage);
                     }
-                });
+                    });
+                }
                 case GRAD_WEIGHT -> {
                     java.util.Arrays.fill(wf, 0f);
                     int parts = Math.min(threads == 1 ? 1 : pool.size(), Math.max(1, n));
@@ -228,7 +231,7 @@ public final class ConvKernels {
         }
     }
 
-    static void gradInput(Geom q, float[] dx, float[] w, float[] gy, int img, Pool pool) {
+    static void gradInput(Geom q, float[] dx, float[] w, float[] gy, int img, Pool pool, long call) {
         int cols = q.cols(), rows = q.rows();
         int xOff = img * q.c * q.h * q.w;
         java.util.Arrays.fill(dx, xOff, xOff + q.c * q.h * q.w, 0f);
@@ -240,7 +243,11 @@ public final class ConvKernels {
             } else {
                 float[] col = col(q);
                 if (pool != null) Gemm.gemmParallel(rows, cols, q.og(), w, g * q.og() * rows, rows, true, gy, gOff, cols, false, col, 0, cols, false, pool);
-                else Gemm.gemm(rows, cols, q.og(), w, g * q.og() * rows, rows, true, gy, gOff, cols, false, col, 0, cols, false);
+                else if (q.groups == 1) {
+                    // W^T is the same for every image: packed once per call and thread
+                    Gemm.PackedA pw = SCRATCH.get().weight.pack(rows, q.og(), w, 0, rows, true, call);
+                    Gemm.gemm(pw, cols, gy, gOff, cols, false, col, 0, cols, false);
+                } else Gemm.gemm(rows, cols, q.og(), w, g * q.og() * rows, rows, true, gy, gOff, cols, false, col, 0, cols, false);
                 col2im(q, col, img, g, dx);
             }
         }
