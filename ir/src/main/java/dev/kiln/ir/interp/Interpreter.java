@@ -340,6 +340,7 @@ public final class Interpreter {
         NdArray o = alloc(v);
         int[] xs = x.shape();
         int n = xs[axis], inner = 1;
+        if (n == 0 && o.size() > 0) throw new IrError("'argmax' over axis " + axis + ", which is empty in " + java.util.Arrays.toString(xs).replace(" ", ""));
         for (int a = axis + 1; a < xs.length; a++) inner *= xs[a];
         for (int i = 0; i < o.size(); i++) {
             int outer = i / inner, in = i % inner, base = outer * n * inner + in;

@@ -244,6 +244,14 @@ class InterpreterTest {
         assertTrue(e.getMessage().contains("f64[2,3], expected f32[B,3]"), e.getMessage());
     }
 
+    @Test void argmaxOverAnAxisBoundToZeroIsAnError() {
+        Builder b = new Builder();
+        Value x = b.param("x", f32(2, "N"));
+        var g = b.build("t", b.argmax(x, 1));
+        var e = assertThrows(IrError.class, () -> Interpreter.run(g, List.of(NdArray.zeros(DType.F32, 2, 0))));
+        assertEquals("error: 'argmax' over axis 1, which is empty in [2,0]", e.getMessage());
+    }
+
     @Test void iotaAndRandom() {
         Builder b = new Builder();
         Value seed = b.param("seed", TensorType.i64());
