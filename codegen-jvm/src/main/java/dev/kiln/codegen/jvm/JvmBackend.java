@@ -14,7 +14,6 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /// The JVM backend: graph -> kernel IR (`Lower`) -> bytecode (`BytecodeGen`) -> a hidden class
 /// -> `JvmExecutable`.
@@ -26,8 +25,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 /// for that, under a stable name.
 public final class JvmBackend {
     private JvmBackend() {}
-
-    private static final AtomicInteger COUNTER = new AtomicInteger();
 
     /// Compiles `g` to run on this JVM; throws IrError naming an op that cannot be lowered.
     public static JvmExecutable compile(Graph g) { return compile(g, Pool.shared()); }
@@ -48,8 +45,10 @@ public final class JvmBackend {
                 g.resultTypes(), pool);
     }
 
+    /// The same name for the same graph, so dumps are reproducible; a hidden class gets a
+    /// unique suffix from the JVM, so two compiled graphs of one name never clash.
     static String className(Graph g) {
-        return "dev/kiln/codegen/jvm/Graph_" + g.name().replaceAll("[^A-Za-z0-9_]", "_") + "_" + COUNTER.incrementAndGet();
+        return "dev/kiln/codegen/jvm/Graph_" + g.name().replaceAll("[^A-Za-z0-9_]", "_");
     }
 
     /// The generated class file of `g`.
