@@ -36,9 +36,26 @@ public final class PtxGen {
     /// `fastMath`: f32 `exp`/`log`/`tanh` with the hardware approximations (`ex2.approx.ftz.f32`,
     /// `lg2.approx.ftz.f32`, `tanh.approx.f32`: relative errors about 2^-21 growing with |x|
     /// for exp, 2^-22 absolute for log, 2^-11 for tanh) instead of the f64 routines of `PtxMath`.
-    /// `tf32`: matmuls on tensor cores with tf32 inputs (not implemented yet; refused).
-    public record Options(boolean fastMath, boolean tf32) {
-        public static final Options DEFAULT = new Options(false, false);
+    /// `tf32`: f32 matmuls and implicit-GEMM convolutions on tensor cores with their inputs
+    /// rounded to tf32 (10 mantissa bits; sums stay f32); off by default, where they are exact
+    /// fp32. `convLoops`: f32 convolutions as the direct loop nests of `ConvLoops` instead of
+    /// implicit GEMMs (the older path, kept as a fallback). `-Dkiln.cuda.precision=tf32` and
+    /// `-Dkiln.cuda.conv=loops` turn the last two on for a whole process (`withSystemProperties`).
+    public record Options(boolean fastMath, boolean tf32, boolean convLoops) {
+        public static final Options DEFAULT = new Options(false, false, false);
+
+        public Options(boolean fastMath, boolean tf32) { this(fastMath, tf32, false); }
+
+        /// These options with `kiln.cuda.precision` (`fp32` | `tf32`) and `kiln.cuda.conv`
+        /// (`gemm` | `loops`) applied; an unknown value is an IllegalArgumentException naming it.
+        public Options withSystemProperties() {
+            String precision = System.getProperty("kiln.cuda.precision", "fp32"), conv = System.getProperty("kiln.cuda.conv", "gemm");
+            if (!precision.equals("fp32") && !precision.equals("tf32"))
+                throw new IllegalArgumentException("-Dkiln.cuda.precision=" + precision + ": expected fp32 or tf32");
+            if (!conv.equals("gemm") && !conv.equals("loops"))
+                throw new IllegalArgumentException("-Dkiln.cuda.conv=" + conv + ": expected gemm or loops");
+            return new Options(fastMath, tf32 || precision.equals("tf32"), convLoops || conv.equals("loops"));
+        }
     }
 
     static final int BLOCK = 256;
@@ -60,8 +77,7 @@ public final class PtxGen {
     public static PtxProgram generate(KernelProgram p) { return generate(p, Options.DEFAULT); }
 
     public static PtxProgram generate(KernelProgram p, Options options) {
-        if (options.tf32()) throw new UnsupportedOperationException("the tf32 matmul path is not implemented yet");
-        return new PtxGen(p, options).run();
+        return new PtxGen(p, options.withSystemProperties()).run();
     }
 
     private PtxProgram run() {
@@ -93,14 +109,73 @@ public final class PtxGen {
             case Gemm g -> {
                 if (g.dtype() != DType.F32)
                     throw new UnsupportedOperationException("kernel " + name + ": gemm on " + g.dtype() + " has no CUDA kernel (only f32)");
-                String entry = Sgemm.name(g.transA(), g.transB());
-                if (libraryEntries.add(entry)) module.append('\n').append(Sgemm.entry(g.transA(), g.transB()));
+                String entry = Sgemm.name(g.transA(), g.transB(), options.tf32());
+                if (libraryEntries.add(entry)) module.append('\n').append(Sgemm.entry(g.transA(), g.transB(), options.tf32()));
                 launches.add(new Launch(entry, List.of(new Launch.Buf(g.out()), new Launch.Buf(g.a()), new Launch.Buf(g.b()),
                         new Launch.Int(g.batch()), new Launch.Int(g.m()), new Launch.Int(g.n()), new Launch.Int(g.k())),
-                        ceilDiv(g.n(), Sgemm.TILE), ceilDiv(g.m(), Sgemm.TILE), min(g.batch(), 65535), Sgemm.THREADS, kernel, "sgemm"));
+                        ceilDiv(g.n(), Sgemm.TILE), ceilDiv(g.m(), Sgemm.TILE), min(g.batch(), 65535), Sgemm.THREADS, kernel,
+                        options.tf32() ? "sgemm-tf32" : "sgemm"));
             }
+            case Conv cv when dtype(cv.x()) == DType.F32 && !options.convLoops() -> convGemm(name, ConvGemm.of(cv, DType.F32), kernel, source);
             case Conv cv -> loopEntry(name, ConvLoops.of(cv, dtype(cv.x())), kernel, source);
         }
+    }
+
+    /// Most blocks a split-K implicit GEMM aims for (about 8 per SM of an H100), and the fewest
+    /// K steps a split gets.
+    static final int SPLIT_BLOCKS = 1024, SPLIT_MIN_K = 256;
+
+    /// A convolution as a tiled implicit GEMM (see `ConvGemm`), after a zeroing pass when its K
+    /// range is split across blocks. Parameters: the buffers and symbols its expressions read,
+    /// then groups, m, n, k (and splits).
+    private void convGemm(String name, ConvGemm g, int kernel, String source) {
+        Expr splits = null;
+        if (g.splitK()) {
+            Expr numel = program.buffers().get(g.out()).numel();
+            loopEntry(name + "_zero", new Loop("z", numel, List.of(new Store(g.out(), new Local("z", DType.I32), new FloatConst(0, DType.F32)))),
+                    kernel, source);
+            long tiles = (estimate(g.m(), 1) + Sgemm.TILE - 1) / Sgemm.TILE * ((estimate(g.n(), 1) + Sgemm.TILE - 1) / Sgemm.TILE);
+            int most = (int) Math.max(1, Math.min(256, SPLIT_BLOCKS / (tiles * g.groups())));
+            splits = min(ceilDiv(g.k(), SPLIT_MIN_K), most);
+        }
+        LinkedHashSet<Integer> bufs = new LinkedHashSet<>(List.of(g.out()));
+        LinkedHashSet<String> syms = new LinkedHashSet<>();
+        for (Expr e : List.of(g.a(), g.b(), g.outIndex(), g.m(), g.n(), g.k())) scan(e, bufs, syms);
+        List<Arg> args = new ArrayList<>();
+        Body body = open(name, source, bufs, syms, args);
+        EntryWriter w = body.w;
+        List<Expr> sizes = new ArrayList<>(List.of(i32(g.groups()), g.m(), g.n(), g.k()));
+        if (splits != null) sizes.add(splits);
+        String[] regs = new String[sizes.size()];
+        String[] names = {"groups", "m", "n", "k", "splits"};
+        for (int i = 0; i < regs.length; i++) {
+            regs[i] = w.reg(RegClass.B32);
+            w.op("ld.param.s32 " + regs[i] + ", [" + w.param("s32", names[i]) + "];");
+            args.add(new Launch.Int(sizes.get(i)));
+        }
+        boolean add = g.splitK();
+        Sgemm.tiles(w, regs[0], regs[1], regs[2], regs[3], add ? regs[4] : null, g.aAlongK(), g.bAlongK(), options.tf32(), new Sgemm.Operands() {
+            public void batch(String z) { body.mov(body.local(ConvGemm.Z, DType.I32), z, DType.I32); }
+
+            public String a(String row, String k, String ok) { return body.guarded(ok, ConvGemm.M, row, ConvGemm.K, k, g.a()); }
+
+            public String b(String k, String col, String ok) { return body.guarded(ok, ConvGemm.K, k, ConvGemm.N, col, g.b()); }
+
+            public void store(String row, String col, String value, String ok) {
+                String skip = w.label("out");
+                w.op("@!" + ok + " bra " + skip + ";");
+                body.mov(body.local(ConvGemm.M, DType.I32), row, DType.I32);
+                body.mov(body.local(ConvGemm.N, DType.I32), col, DType.I32);
+                String addr = body.address(g.out(), g.outIndex());
+                w.op((add ? "red.global.add.f32 [" : "st.global.f32 [") + addr + "], " + value + ";");
+                w.place(skip);
+            }
+        });
+        module.append('\n').append(w.text());
+        Expr z = i32(g.groups());
+        if (splits != null) z = new Bin(BinOp.MUL, z, splits, DType.I32);
+        launches.add(new Launch(name, args, ceilDiv(g.n(), Sgemm.TILE), ceilDiv(g.m(), Sgemm.TILE), min(z, 65535), Sgemm.THREADS, kernel,
+                (options.tf32() ? "implicit-gemm-tf32" : "implicit-gemm") + (add ? " split-k" : "")));
     }
 
     // ---- size expressions ----------------------------------------------------------------
@@ -284,8 +359,20 @@ public final class PtxGen {
         LinkedHashSet<Integer> bufs = new LinkedHashSet<>();
         LinkedHashSet<String> syms = new LinkedHashSet<>();
         scan(top, bufs, syms);
-        Body b = new Body(new EntryWriter(name));
         List<Arg> args = new ArrayList<>();
+        Body b = open(name, source, bufs, syms, args);
+        Expr total = product(plan.chain().stream().map(Loop::extent).toList());
+        if (plan.blocks()) b.blockMode(plan);
+        else b.threadMode(plan);
+        module.append('\n').append(b.w.text());
+        Expr grid = plan.blocks() ? min(total, MAX_BLOCK_GRID) : min(ceilDiv(total, BLOCK), MAX_THREAD_GRID);
+        launches.add(new Launch(name, args, grid, i32(1), i32(1), BLOCK, kernel, plan.blocks() ? "block" : "thread"));
+    }
+
+    /// A new entry whose parameters are the global addresses of `bufs`, then the values of
+    /// `syms` (each added to `args`), loaded into the body's registers.
+    private Body open(String name, String source, LinkedHashSet<Integer> bufs, LinkedHashSet<String> syms, List<Arg> args) {
+        Body b = new Body(new EntryWriter(name));
         if (!source.isEmpty() && !source.equals("unknown")) b.w.comment(source);
         for (int id : bufs) {
             String p = b.w.param("u64", "b" + id), raw = b.w.reg(RegClass.B64), base = b.w.reg(RegClass.B64);
@@ -300,12 +387,7 @@ public final class PtxGen {
             b.syms.put(s, r);
             args.add(new Launch.Int(new Sym(s)));
         }
-        Expr total = product(plan.chain().stream().map(Loop::extent).toList());
-        if (plan.blocks()) b.blockMode(plan);
-        else b.threadMode(plan);
-        module.append('\n').append(b.w.text());
-        Expr grid = plan.blocks() ? min(total, MAX_BLOCK_GRID) : min(ceilDiv(total, BLOCK), MAX_THREAD_GRID);
-        launches.add(new Launch(name, args, grid, i32(1), i32(1), BLOCK, kernel, plan.blocks() ? "block" : "thread"));
+        return b;
     }
 
     static void scan(Stmt s, LinkedHashSet<Integer> bufs, LinkedHashSet<String> syms) {
@@ -536,6 +618,19 @@ public final class PtxGen {
                 locals.put(name, v);
             }
             return v.reg();
+        }
+
+        /// The f32 value of `e` with the i32 locals `n1`, `n2` bound to `r1`, `r2`, when `ok`; 0
+        /// otherwise (then `e` is not evaluated, so it may read out of bounds).
+        String guarded(String ok, String n1, String r1, String n2, String r2, Expr e) {
+            String v = w.reg(RegClass.F32), skip = w.label("oob");
+            w.op("mov.f32 " + v + ", 0f00000000;");
+            w.op("@!" + ok + " bra " + skip + ";");
+            mov(local(n1, DType.I32), r1, DType.I32);
+            mov(local(n2, DType.I32), r2, DType.I32);
+            w.op("mov.f32 " + v + ", " + expr(e) + ";");
+            w.place(skip);
+            return v;
         }
 
         void mov(String to, String from, DType t) {

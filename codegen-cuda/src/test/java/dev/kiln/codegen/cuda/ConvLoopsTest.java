@@ -23,20 +23,50 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-/// The convolution loop nests of `ConvLoops`, evaluated on the CPU, against the reference
-/// interpreter: strides, padding, dilation and groups, for all three forms. (On the GPU the
-/// same nests run through `PtxGen`; `GpuParityTest` checks that end to end.)
+/// The convolution loop nests of `ConvLoops` and the implicit GEMMs of `ConvGemm` (as their
+/// reference loop nests: the same im2col addressing, padding and bounds the tiled kernel
+/// emits), evaluated on the CPU, against the reference interpreter: strides, padding,
+/// dilation, groups, rectangular images and a batch of 0, for all three forms. (On the GPU
+/// the same expressions run through `PtxGen`; `GpuParityTest` checks that end to end.)
 class ConvLoopsTest {
     record Geometry(int n, int c, int h, int w, int o, int k, int stride, int pad, int dil, int groups) {}
 
+    static final List<Geometry> GEOMETRIES = List.of(new Geometry(2, 3, 7, 6, 4, 3, 1, 1, 1, 1), new Geometry(3, 4, 9, 9, 6, 3, 2, 0, 1, 2),
+            new Geometry(1, 2, 8, 7, 3, 2, 1, 2, 2, 1), new Geometry(2, 4, 5, 5, 4, 1, 1, 0, 1, 1),
+            new Geometry(2, 4, 6, 6, 8, 3, 2, 1, 1, 4), new Geometry(1, 1, 9, 8, 2, 3, 3, 2, 2, 1),
+            new Geometry(3, 5, 4, 11, 7, 3, 2, 2, 1, 1), new Geometry(0, 2, 5, 5, 3, 3, 1, 1, 1, 1));
+
     @Test void everyFormMatchesTheInterpreter() {
-        for (Geometry q : List.of(new Geometry(2, 3, 7, 6, 4, 3, 1, 1, 1, 1), new Geometry(3, 4, 9, 9, 6, 3, 2, 0, 1, 2),
-                new Geometry(1, 2, 8, 7, 3, 2, 1, 2, 2, 1), new Geometry(2, 4, 5, 5, 4, 1, 1, 0, 1, 1),
-                new Geometry(2, 4, 6, 6, 8, 3, 2, 1, 1, 4), new Geometry(1, 1, 9, 8, 2, 3, 3, 2, 2, 1)))
-            check(q);
+        for (Geometry q : GEOMETRIES) check(q, cv -> ConvLoops.of(cv, DType.F64));
     }
 
-    static void check(Geometry q) {
+    @Test void implicitGemmAddressingMatchesTheInterpreter() {
+        for (Geometry q : GEOMETRIES) check(q, cv -> ConvGemm.of(cv, DType.F64).reference());
+    }
+
+    /// The GEMM sizes of each form, as `ConvGemm` documents them (MNISTNet's second layer).
+    @Test void implicitGemmSizes() {
+        Builder b = new Builder();
+        Value x = b.param("x", TensorType.f32("N", 32, 14, 14)), w = b.param("w", TensorType.f32(64, 32, 3, 3));
+        Value y = b.conv2d(x, w, Ints.of(1, 1), Ints.of(1, 1), Ints.of(1, 1), 1);
+        Graph graph = b.build("conv", y, b.conv2dGradInput(y, w, Ints.of(1, 1), Ints.of(1, 1), Ints.of(1, 1), 1, x.type()),
+                b.conv2dGradWeight(x, y, Ints.of(1, 1), Ints.of(1, 1), Ints.of(1, 1), 1, w.type()));
+        List<String> sizes = new java.util.ArrayList<>();
+        for (Kernel k : Lower.lower(graph).kernels())
+            for (Stmt st : k.body())
+                if (st instanceof Call(Conv cv, var _)) {
+                    ConvGemm g = ConvGemm.of(cv, DType.F32);
+                    Map<String, Integer> n = Map.of("N", 5);
+                    sizes.add(cv.form() + " " + eval(g.m(), n) + "x" + eval(g.n(), n) + "x" + eval(g.k(), n) + (g.splitK() ? " split" : ""));
+                }
+        assertEquals(List.of("FORWARD 64x980x288", "GRAD_INPUT 32x980x576", "GRAD_WEIGHT 64x288x980 split"), sizes);
+    }
+
+    static long eval(dev.kiln.passes.lower.Kir.Expr e, Map<String, Integer> sym) {
+        return (Long) new KirEval(Map.of(), sym).eval(e);
+    }
+
+    static void check(Geometry q, java.util.function.Function<Conv, dev.kiln.passes.lower.Kir.Loop> nest) {
         Builder b = new Builder();
         Ints s = Ints.of(q.stride(), q.stride()), p = Ints.of(q.pad(), q.pad()), dl = Ints.of(q.dil(), q.dil());
         Value x = b.param("x", TensorType.of(DType.F64, "N", q.c(), q.h(), q.w()));
@@ -63,7 +93,7 @@ class ConvLoopsTest {
             for (Stmt st : k.body())
                 if (st instanceof Call(Conv cv, var epilogue)) {
                     assertNull(epilogue);
-                    new KirEval(buffers, sym).run(ConvLoops.of(cv, DType.F64));
+                    new KirEval(buffers, sym).run(nest.apply(cv));
                     convs++;
                 }
         assertEquals(3, convs);
