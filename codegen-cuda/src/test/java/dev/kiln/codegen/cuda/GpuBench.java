@@ -38,16 +38,35 @@ public final class GpuBench {
         rows.add(measure("MNISTNet train step b64", step, Map.of("B", 64), 200, "target <= 150 us (PyTorch 2620 eager, 1560 graphs)"));
         rows.add(measure("  same, unfused", Models.trainStep(), Map.of("B", 64), 100, "kernels: " + CudaBackend.ptx(Models.trainStep()).launches().size()
                 + " unfused, " + CudaBackend.ptx(step).launches().size() + " fused"));
-        Row big = measure("MNISTNet train step b4096", step, Map.of("B", 4096), 10, "");
-        double tflops = 4096 * 23.6e6 / (big.replayMicros() * 1e-6) / 1e12;
-        rows.add(new Row(big.name(), big.callMicros(), big.replayMicros(),
-                String.format("target <= 4667 us; %.2f TFLOP/s (fp32 peak 51, tf32 353)", tflops)));
-        for (int n : new int[]{1024, 4096}) {
+        // convolutions: implicit GEMMs (the default) against the loop nests, and fp32 against tf32
+        PtxGen.Options loops = new PtxGen.Options(false, false, true), tf32 = new PtxGen.Options(false, true);
+        rows.add(measure("  same, conv loops", step, Map.of("B", 64), 100, "-Dkiln.cuda.conv=loops", loops));
+        rows.add(measure("  same, tf32", step, Map.of("B", 64), 100, "-Dkiln.cuda.precision=tf32", tf32));
+        for (var v : List.of(Map.entry("", PtxGen.Options.DEFAULT), Map.entry(", conv loops", loops), Map.entry(", tf32", tf32))) {
+            Row big = measure("MNISTNet train step b4096" + v.getKey(), step, Map.of("B", 4096), 10, "", v.getValue());
+            double tflops = 4096 * 23.6e6 / (big.replayMicros() * 1e-6) / 1e12;
+            rows.add(new Row(big.name(), big.callMicros(), big.replayMicros(),
+                    String.format("target <= 4667 us; %.2f TFLOP/s (fp32 peak 51, tf32 353)", tflops)));
+        }
+        for (int n : new int[]{1024, 4096})
+            for (boolean t : new boolean[]{false, true}) {
+                Builder b = new Builder();
+                Value x = b.param("a", f32(n, n)), w = b.param("b", f32(n, n));
+                Row r = measure("sgemm " + n + "^3" + (t ? " tf32" : ""), b.build("sgemm", b.matmul(x, w)), Map.of(), n > 2048 ? 5 : 20, "",
+                        t ? tf32 : PtxGen.Options.DEFAULT);
+                double tf = 2.0 * n * n * n / (r.replayMicros() * 1e-6) / 1e12;
+                rows.add(new Row(r.name(), r.callMicros(), r.replayMicros(), String.format("%.2f TFLOP/s (cuBLAS %s)", tf, t ? "tf32 353" : "51.5")));
+            }
+        // MNISTNet's second convolution alone at batch 4096, each form: implicit GEMM, loops, tf32
+        for (var v : List.of(Map.entry("", PtxGen.Options.DEFAULT), Map.entry(", loops", loops), Map.entry(", tf32", tf32))) {
             Builder b = new Builder();
-            Value x = b.param("a", f32(n, n)), w = b.param("b", f32(n, n));
-            Row r = measure("sgemm " + n + "^3", b.build("sgemm", b.matmul(x, w)), Map.of(), n > 2048 ? 5 : 20, "");
-            double tf = 2.0 * n * n * n / (r.replayMicros() * 1e-6) / 1e12;
-            rows.add(new Row(r.name(), r.callMicros(), r.replayMicros(), String.format("%.2f TFLOP/s (cuBLAS 51.5)", tf)));
+            Value x = b.param("x", f32("B", 32, 14, 14)), w = b.param("w", f32(64, 32, 3, 3)), g = b.param("g", f32("B", 64, 14, 14));
+            Graph conv = b.build("conv2", b.conv2d(x, w, Models.ONE, Models.ONE, Models.ONE, 1),
+                    b.conv2dGradInput(g, w, Models.ONE, Models.ONE, Models.ONE, 1, x.type()),
+                    b.conv2dGradWeight(x, g, Models.ONE, Models.ONE, Models.ONE, 1, w.type()));
+            Row r = measure("conv2 fwd+bwd b4096" + v.getKey(), conv, Map.of("B", 4096), 10, "", v.getValue());
+            double tf = 3 * 2.0 * 4096 * 64 * 196 * 288 / (r.replayMicros() * 1e-6) / 1e12;
+            rows.add(new Row(r.name(), r.callMicros(), r.replayMicros(), String.format("%.2f TFLOP/s", tf)));
         }
         for (int batch : new int[]{64, 4096}) {
             Builder b = new Builder();
@@ -114,7 +133,11 @@ public final class GpuBench {
     }
 
     static Row measure(String name, Graph g, Map<String, Integer> bind, int iterations, String note) {
-        try (CudaExecutable exe = CudaBackend.compile(g)) {
+        return measure(name, g, bind, iterations, note, PtxGen.Options.DEFAULT);
+    }
+
+    static Row measure(String name, Graph g, Map<String, Integer> bind, int iterations, String note, PtxGen.Options options) {
+        try (CudaExecutable exe = CudaBackend.compile(g, options)) {
             List<NdArray> in = GpuParityTest.randomInputs(g, bind, 11);
             for (int i = 0; i < 5; i++) exe.run(in); // capture, JIT, caches
             double[] t = new double[iterations];

@@ -26,7 +26,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /// - f32: 2e-5 * max(1, max|want|) (elementwise math rounds like the interpreter up to one
 ///   f32 ulp, see `PtxMath`; matmul and convolutions accumulate in f32 in another order);
 /// - f16, bf16: one unit in the last place of max|want|.
-/// NaN matches NaN. Skipped, with the reason, where there is no GPU.
+/// NaN matches NaN. Convolutions run as implicit GEMMs (the default) and again as loop nests;
+/// matmuls and convolutions once more on tf32 tensor cores, against an error bound. Skipped,
+/// with the reason, where there is no GPU.
 @Tag("gpu")
 class GpuParityTest {
     private static boolean told;
@@ -54,6 +56,53 @@ class GpuParityTest {
             for (Graphs.Case c : Graphs.all()) if (c.name().startsWith("softmax") || c.name().startsWith("conv_block")) check(c.graph(), c.bindings());
         } finally {
             if (old == null) System.clearProperty("kiln.cuda.graphs"); else System.setProperty("kiln.cuda.graphs", old);
+        }
+    }
+
+    /// Graphs with convolutions, and the models: the implicit GEMMs run by default; this runs
+    /// the same graphs through the older loop nests (`-Dkiln.cuda.conv=loops`).
+    @TestFactory List<DynamicTest> convolutionLoopNestsToo() {
+        assumeGpu();
+        List<DynamicTest> tests = new ArrayList<>();
+        for (Graphs.Case c : Graphs.all())
+            if (Graphs.hasConv(c)) tests.add(DynamicTest.dynamicTest(c.name() + " (conv loops)",
+                    () -> check(c.graph(), c.bindings(), new PtxGen.Options(false, false, true))));
+        return tests;
+    }
+
+    /// The tf32 tensor-core path on every f32 matmul and convolution graph. Each output of these
+    /// graphs is a sum of products `a*b`; with tf32 inputs (relative error 2^-11 each) and f32
+    /// sums, its error is about 2^-10 * sum |a*b|, which is the same graph run on `|inputs|`.
+    /// The bound checked is 2^-8 times that (one matmul feeds another in `matmul_F32`), plus
+    /// 1e-5: far below what a misplaced fragment element would give.
+    @TestFactory List<DynamicTest> tf32WithinItsErrorBound() {
+        assumeGpu();
+        List<DynamicTest> tests = new ArrayList<>();
+        for (Graphs.Case c : Graphs.all())
+            if (c.name().matches("matmul_(F32|big)|conv\\d+_F32|conv_tiles\\d+"))
+                tests.add(DynamicTest.dynamicTest(c.name() + " (tf32)", () -> checkTf32(c.graph(), c.bindings())));
+        return tests;
+    }
+
+    static void checkTf32(Graph g, List<Map<String, Integer>> bindings) {
+        try (CudaExecutable exe = CudaBackend.compile(g, new PtxGen.Options(false, true))) {
+            assertTrue(exe.ptx().ptx().contains("mma.sync.aligned.m16n8k8"), g.name() + ": no tensor-core instruction");
+            long seed = 1;
+            for (Map<String, Integer> b : bindings) {
+                List<NdArray> in = randomInputs(g, b, seed++);
+                List<NdArray> abs = new ArrayList<>();
+                for (NdArray a : in) {
+                    NdArray m = NdArray.zeros(a.dtype(), a.shape());
+                    for (int i = 0; i < a.size(); i++) m.setDouble(i, Math.abs(a.getDouble(i)));
+                    abs.add(m);
+                }
+                List<NdArray> want = Interpreter.run(g, in), bound = Interpreter.run(g, abs), got = exe.run(in);
+                for (int r = 0; r < want.size(); r++)
+                    for (int i = 0; i < want.get(r).size(); i++) {
+                        double tol = 0x1p-8 * bound.get(r).getDouble(i) + 1e-5;
+                        assertEquals(want.get(r).getDouble(i), got.get(r).getDouble(i), tol, g.name() + " " + b + " tf32 result #" + r + ": element " + i);
+                    }
+            }
         }
     }
 
@@ -92,8 +141,10 @@ class GpuParityTest {
         }
     }
 
-    static void check(Graph g, List<Map<String, Integer>> bindings) {
-        try (CudaExecutable exe = CudaBackend.compile(g)) {
+    static void check(Graph g, List<Map<String, Integer>> bindings) { check(g, bindings, PtxGen.Options.DEFAULT); }
+
+    static void check(Graph g, List<Map<String, Integer>> bindings, PtxGen.Options options) {
+        try (CudaExecutable exe = CudaBackend.compile(g, options)) {
             long seed = 1;
             for (Map<String, Integer> b : bindings)
                 for (int rep = 0; rep < 2; rep++) {

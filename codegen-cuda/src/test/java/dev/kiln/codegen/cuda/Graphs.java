@@ -58,6 +58,10 @@ final class Graphs {
         return out;
     }
 
+    /// The f32 graphs with convolutions (the models among them), which run as implicit GEMMs
+    /// by default and also have the loop-nest path.
+    static boolean hasConv(Case c) { return c.name().matches("conv\\d+_F32|conv_(block|tiles).*|fused_(conv|grad|cnn).*|mnist_.*"); }
+
     static void add(List<Case> out, String name, Graph g, Map<String, Integer>... b) {
         out.add(new Case(name, g, b.length == 0 ? List.of(Map.of()) : List.of(b)));
     }
@@ -202,6 +206,20 @@ final class Graphs {
                 add(out, "conv" + ci + "_" + d, b.build("conv", y, gi, gw), bind("N", q.n()), bind("N", 1));
             }
             ci++;
+        }
+        // the implicit GEMMs past one tile: M = 70 output channels (two row tiles, the second
+        // part full), N = batch*240 columns, K = 180 (not a multiple of 16); a strided, grouped
+        // one; and a weight gradient whose K = batch*196 is split across blocks (31 splits at 40)
+        for (Conv q : List.of(new Conv(3, 20, 16, 15, 70, 3, 1, 1, 1, 1), new Conv(2, 12, 13, 13, 10, 3, 2, 1, 1, 2),
+                new Conv(40, 4, 14, 14, 8, 3, 1, 1, 1, 1))) {
+            Builder b = new Builder();
+            Ints s = Ints.of(q.stride(), q.stride()), p = Ints.of(q.pad(), q.pad()), dl = Ints.of(q.dil(), q.dil());
+            Value x = b.param("x", f32("N", q.c(), q.h(), q.w()));
+            Value w = b.param("w", f32(q.o(), q.c() / q.groups(), q.k(), q.k()));
+            Value y = b.conv2d(x, w, s, p, dl, q.groups());
+            Value g = b.param("g", y.type());
+            add(out, "conv_tiles" + ci++, b.build("conv", y, b.conv2dGradInput(g, w, s, p, dl, q.groups(), x.type()),
+                    b.conv2dGradWeight(x, g, s, p, dl, q.groups(), w.type())), bind("N", q.n()), bind("N", 1));
         }
         {
             Builder b = new Builder();

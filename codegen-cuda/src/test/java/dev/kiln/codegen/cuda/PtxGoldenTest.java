@@ -20,8 +20,9 @@ import static org.junit.jupiter.api.Assertions.*;
 /// `-Dgolden.update=true` rewrites them for review in the diff), and the op table's lines
 /// that carry semantics: no contraction, NaN-aware comparisons.
 class PtxGoldenTest {
-    static void golden(String file, Graph g) throws Exception {
-        String ptx = CudaBackend.ptx(g).ptx();
+    static void golden(String file, Graph g) throws Exception { golden(file, CudaBackend.ptx(g).ptx()); }
+
+    static void golden(String file, String ptx) throws Exception {
         Path path = Path.of("src/test/resources/ptx", file);
         if (Boolean.getBoolean("golden.update")) {
             Files.createDirectories(path.getParent());
@@ -47,6 +48,12 @@ class PtxGoldenTest {
         Builder b = new Builder();
         Value x = b.param("x", f32("B", 10));
         golden("sum_over_batch.ptx", b.build("sum_over_batch", b.reduceSum(x, Axes.of(0))));
+    }
+
+    /// The tensor-core path of the tiled GEMM: staging with tf32 rounding, fragment loads and
+    /// `mma.sync` (its layout is the PTX ISA's m16n8k8 one, see `Sgemm.TensorCores`).
+    @Test void sgemmTf32() throws Exception {
+        golden("sgemm_tf32_nn.ptx", Sgemm.entry(false, false, true));
     }
 
     @Test void tableLinesThatCarrySemantics() {

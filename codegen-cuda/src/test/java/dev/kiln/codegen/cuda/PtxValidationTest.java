@@ -33,9 +33,24 @@ class PtxValidationTest {
         }
     }
 
-    static void check(Graphs.Case c) {
+    /// The other GEMM and convolution paths compile too: tf32 tensor cores for every graph with
+    /// a matmul or convolution, and the convolution loop nests.
+    @TestFactory List<DynamicTest> tf32AndConvLoopPathsCompile() {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (Graphs.Case c : Graphs.all()) {
+            if (!c.name().matches("matmul_.*|linear_.*|conv.*|fused_(fc|conv|grad|cnn).*|mnist_.*")) continue;
+            tests.add(DynamicTest.dynamicTest(c.name() + " (tf32)", () -> check(c, new PtxGen.Options(false, true))));
+            if (Graphs.hasConv(c))
+                tests.add(DynamicTest.dynamicTest(c.name() + " (conv loops)", () -> check(c, new PtxGen.Options(false, false, true))));
+        }
+        return tests;
+    }
+
+    static void check(Graphs.Case c) { check(c, PtxGen.Options.DEFAULT); }
+
+    static void check(Graphs.Case c, PtxGen.Options options) {
         KernelProgram kp = Lower.lower(c.graph());
-        PtxProgram p = PtxGen.generate(kp);
+        PtxProgram p = PtxGen.generate(kp, options);
         for (Launch l : p.launches()) assertTrue(p.ptx().contains(".entry " + l.entry() + "("), "launch of missing entry " + l.entry());
         for (String arch : ARCHS) {
             PtxCompiler.Result r;

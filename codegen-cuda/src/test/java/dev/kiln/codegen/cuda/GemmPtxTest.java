@@ -1,0 +1,76 @@
+package dev.kiln.codegen.cuda;
+
+import dev.kiln.ir.Builder;
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.Ints;
+import dev.kiln.ir.Value;
+import dev.kiln.passes.lower.Lower;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static dev.kiln.ir.TensorType.f32;
+import static org.junit.jupiter.api.Assertions.*;
+
+/// The GEMM paths' PTX: which kernels each option selects, what they are made of (fp32 exact
+/// by default, tensor cores only with tf32, atomics only in the split-K weight gradient), the
+/// system properties that select them (`PtxGoldenTest` has a golden of the tf32 sgemm entry).
+class GemmPtxTest {
+    static final Ints ONE = Ints.of(1, 1);
+
+    /// A conv with all three forms and a matmul.
+    static Graph convAndMatmul() {
+        Builder b = new Builder();
+        Value x = b.param("x", f32("N", 8, 10, 10)), w = b.param("w", f32(16, 8, 3, 3)), g = b.param("g", f32("N", 16, 10, 10));
+        Value p = b.param("p", f32("N", 40)), q = b.param("q", f32(40, 24));
+        return b.build("gemms", b.conv2d(x, w, ONE, ONE, ONE, 1), b.conv2dGradInput(g, w, ONE, ONE, ONE, 1, x.type()),
+                b.conv2dGradWeight(x, g, ONE, ONE, ONE, 1, w.type()), b.matmul(p, q));
+    }
+
+    static List<String> modes(PtxProgram p) { return p.launches().stream().map(Launch::mode).toList(); }
+
+    @Test void fp32ImplicitGemmsByDefault() {
+        PtxProgram p = PtxGen.generate(Lower.lower(convAndMatmul()));
+        assertEquals(List.of("implicit-gemm", "implicit-gemm", "thread", "implicit-gemm split-k", "sgemm"), modes(p));
+        assertTrue(p.launches().get(2).entry().endsWith("_zero"), "the split-K output is zeroed first");
+        assertTrue(p.ptx().contains("red.global.add.f32"));
+        assertTrue(p.ptx().contains("fma.rn.f32"));
+        assertFalse(p.ptx().contains("mma.sync"), "tensor cores only with tf32");
+        assertFalse(p.ptx().contains("tf32"));
+    }
+
+    @Test void tf32OnTensorCores() {
+        PtxProgram p = PtxGen.generate(Lower.lower(convAndMatmul()), new PtxGen.Options(false, true));
+        assertEquals(List.of("implicit-gemm-tf32", "implicit-gemm-tf32", "thread", "implicit-gemm-tf32 split-k", "sgemm-tf32"), modes(p));
+        assertEquals("kiln_sgemm_tf32_nn", p.launches().get(4).entry());
+        assertTrue(p.ptx().contains("cvt.rna.tf32.f32"));
+        // 4 entries x 2 k8 steps x 4 tiles of m16n8 per warp
+        assertEquals(4 * 2 * 4, p.ptx().split("mma\\.sync\\.aligned\\.m16n8k8\\.row\\.col\\.f32\\.tf32\\.tf32\\.f32", -1).length - 1);
+        assertFalse(p.ptx().contains("fma.rn.f32"));
+    }
+
+    @Test void convLoopsAsFallback() {
+        PtxProgram p = PtxGen.generate(Lower.lower(convAndMatmul()), new PtxGen.Options(false, false, true));
+        assertEquals(List.of("thread", "thread", "block", "sgemm"), modes(p));
+        assertFalse(p.ptx().contains("red.global"));
+    }
+
+    @Test void systemPropertiesSelectThePaths() {
+        Graph g = convAndMatmul();
+        try {
+            System.setProperty("kiln.cuda.conv", "loops");
+            System.setProperty("kiln.cuda.precision", "tf32");
+            assertEquals(List.of("thread", "thread", "block", "sgemm-tf32"), modes(PtxGen.generate(Lower.lower(g))));
+            System.setProperty("kiln.cuda.precision", "bf16");
+            var e = assertThrows(IllegalArgumentException.class, () -> PtxGen.generate(Lower.lower(g)));
+            assertEquals("-Dkiln.cuda.precision=bf16: expected fp32 or tf32", e.getMessage());
+            System.clearProperty("kiln.cuda.precision");
+            System.setProperty("kiln.cuda.conv", "direct");
+            e = assertThrows(IllegalArgumentException.class, () -> PtxGen.generate(Lower.lower(g)));
+            assertEquals("-Dkiln.cuda.conv=direct: expected gemm or loops", e.getMessage());
+        } finally {
+            System.clearProperty("kiln.cuda.conv");
+            System.clearProperty("kiln.cuda.precision");
+        }
+    }
+}
