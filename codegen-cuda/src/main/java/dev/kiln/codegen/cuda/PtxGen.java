@@ -90,8 +90,8 @@ public final class PtxGen {
                 switch (kernel.body().get(j)) {
                     case Loop l -> loopEntry(name, l, k, kernel.source());
                     case Call c -> {
-                        call(name, c.call(), k, kernel.source());
-                        if (c.epilogue() != null) loopEntry(name + "_epilogue", c.epilogue(), k, kernel.source());
+                        boolean fused = call(name, c.call(), c.epilogue(), k, kernel.source());
+                        if (c.epilogue() != null && !fused) loopEntry(name + "_epilogue", c.epilogue(), k, kernel.source());
                     }
                     default -> throw new IllegalStateException("kernel " + kernel.name() + ": top-level statement is not a loop or call");
                 }
@@ -104,7 +104,8 @@ public final class PtxGen {
 
     // ---- library calls -------------------------------------------------------------------
 
-    private void call(String name, LibCall c, int kernel, String source) {
+    /// Emits library call `c`; returns whether its epilogue (if any) was fused into it.
+    private boolean call(String name, LibCall c, Loop epilogue, int kernel, String source) {
         switch (c) {
             case Gemm g -> {
                 if (g.dtype() != DType.F32)
@@ -116,9 +117,52 @@ public final class PtxGen {
                         ceilDiv(g.n(), Sgemm.TILE), ceilDiv(g.m(), Sgemm.TILE), min(g.batch(), 65535), Sgemm.THREADS, kernel,
                         options.tf32() ? "sgemm-tf32" : "sgemm"));
             }
-            case Conv cv when dtype(cv.x()) == DType.F32 && !options.convLoops() -> convGemm(name, ConvGemm.of(cv, DType.F32), kernel, source);
+            case Conv cv when dtype(cv.x()) == DType.F32 && !options.convLoops() -> {
+                ConvGemm g = ConvGemm.of(cv, DType.F32);
+                Epilogue e = g.splitK() || epilogue == null ? null : Epilogue.of(epilogue, g.out());
+                convGemm(name, g, e, kernel, source);
+                return e != null;
+            }
             case Conv cv -> loopEntry(name, ConvLoops.of(cv, dtype(cv.x())), kernel, source);
         }
+        return false;
+    }
+
+    /// An elementwise epilogue folded into the store of the call it follows: a nest of output
+    /// loops over the call's result whose only statement stores `value` at the row-major index
+    /// of the loop variables, reading the result only at that element (as the local `ACC`).
+    record Epilogue(Plan plan, Expr value) {
+        static final String ACC = "epilogue_acc";
+
+        static Epilogue of(Loop l, int out) {
+            Plan p = PtxGen.plan(l);
+            if (p.blocks() || p.rest().size() != 1 || !(p.rest().getFirst() instanceof Store st) || st.buffer() != out) return null;
+            Expr linear = null;
+            for (Loop c : p.chain())
+                linear = linear == null ? new Local(c.var(), DType.I32)
+                        : new Bin(BinOp.ADD, new Bin(BinOp.MUL, linear, c.extent(), DType.I32), new Local(c.var(), DType.I32), DType.I32);
+            if (!st.index().equals(linear)) return null;
+            Expr v = replaceLoad(st.value(), out, st.index(), new Local(ACC, DType.F32));
+            LinkedHashSet<Integer> bufs = new LinkedHashSet<>();
+            scan(v, bufs, new LinkedHashSet<>());
+            for (List<Let> lets : p.chainLets()) for (Let let : lets) scan(let.value(), bufs, new LinkedHashSet<>());
+            return bufs.contains(out) ? null : new Epilogue(p, v);
+        }
+    }
+
+    /// `e` with every `Load(buffer, index)` replaced by `with`.
+    static Expr replaceLoad(Expr e, int buffer, Expr index, Expr with) {
+        return switch (e) {
+            case Load l when l.buffer() == buffer && l.index().equals(index) -> l.type() == with.type() ? with : new Convert(with, l.type());
+            case Load l -> l;
+            case Un u -> new Un(u.op(), replaceLoad(u.x(), buffer, index, with), u.type());
+            case Bin b -> new Bin(b.op(), replaceLoad(b.a(), buffer, index, with), replaceLoad(b.b(), buffer, index, with), b.type());
+            case Sel s -> new Sel(replaceLoad(s.cond(), buffer, index, with), replaceLoad(s.onTrue(), buffer, index, with),
+                    replaceLoad(s.onFalse(), buffer, index, with), s.type(), s.lazy());
+            case Convert c -> new Convert(replaceLoad(c.x(), buffer, index, with), c.type());
+            case Rand r -> new Rand(replaceLoad(r.seed(), buffer, index, with), replaceLoad(r.index(), buffer, index, with), r.type());
+            case IntConst _, FloatConst _, Sym _, Local _ -> e;
+        };
     }
 
     /// Most blocks a split-K implicit GEMM aims for (about 8 per SM of an H100), and the fewest
@@ -126,9 +170,10 @@ public final class PtxGen {
     static final int SPLIT_BLOCKS = 1024, SPLIT_MIN_K = 256;
 
     /// A convolution as a tiled implicit GEMM (see `ConvGemm`), after a zeroing pass when its K
-    /// range is split across blocks. Parameters: the buffers and symbols its expressions read,
-    /// then groups, m, n, k (and splits).
-    private void convGemm(String name, ConvGemm g, int kernel, String source) {
+    /// range is split across blocks, with `epilogue` (or null) applied as each element is
+    /// stored. Parameters: the buffers and symbols its expressions read, then groups, m, n, k
+    /// (and splits).
+    private void convGemm(String name, ConvGemm g, Epilogue epilogue, int kernel, String source) {
         Expr splits = null;
         if (g.splitK()) {
             Expr numel = program.buffers().get(g.out()).numel();
@@ -141,6 +186,11 @@ public final class PtxGen {
         LinkedHashSet<Integer> bufs = new LinkedHashSet<>(List.of(g.out()));
         LinkedHashSet<String> syms = new LinkedHashSet<>();
         for (Expr e : List.of(g.a(), g.b(), g.outIndex(), g.m(), g.n(), g.k())) scan(e, bufs, syms);
+        if (epilogue != null) {
+            scan(epilogue.value(), bufs, syms);
+            for (Loop l : epilogue.plan().chain()) scan(l.extent(), bufs, syms);
+            for (List<Let> lets : epilogue.plan().chainLets()) for (Let l : lets) scan(l.value(), bufs, syms);
+        }
         List<Arg> args = new ArrayList<>();
         Body body = open(name, source, bufs, syms, args);
         EntryWriter w = body.w;
@@ -166,8 +216,15 @@ public final class PtxGen {
                 w.op("@!" + ok + " bra " + skip + ";");
                 body.mov(body.local(ConvGemm.M, DType.I32), row, DType.I32);
                 body.mov(body.local(ConvGemm.N, DType.I32), col, DType.I32);
+                String v = value;
+                if (epilogue != null) { // the element's loop variables from its flat index, then its value
+                    String flat = body.expr(g.outIndex());
+                    body.enterChain(epilogue.plan(), flat);
+                    body.mov(body.local(Epilogue.ACC, DType.F32), value, DType.F32);
+                    v = body.convert(body.expr(epilogue.value()), epilogue.value().type(), DType.F32);
+                }
                 String addr = body.address(g.out(), g.outIndex());
-                w.op((add ? "red.global.add.f32 [" : "st.global.f32 [") + addr + "], " + value + ";");
+                w.op((add ? "red.global.add.f32 [" : "st.global.f32 [") + addr + "], " + v + ";");
                 w.place(skip);
             }
         });
@@ -175,7 +232,7 @@ public final class PtxGen {
         Expr z = i32(g.groups());
         if (splits != null) z = new Bin(BinOp.MUL, z, splits, DType.I32);
         launches.add(new Launch(name, args, ceilDiv(g.n(), Sgemm.TILE), ceilDiv(g.m(), Sgemm.TILE), min(z, 65535), Sgemm.THREADS, kernel,
-                (options.tf32() ? "implicit-gemm-tf32" : "implicit-gemm") + (add ? " split-k" : "")));
+                (options.tf32() ? "implicit-gemm-tf32" : "implicit-gemm") + (add ? " split-k" : "") + (epilogue != null ? " +epilogue" : "")));
     }
 
     // ---- size expressions ----------------------------------------------------------------

@@ -49,6 +49,26 @@ class GemmPtxTest {
         assertFalse(p.ptx().contains("fma.rn.f32"));
     }
 
+    /// An elementwise epilogue on a convolution (bias, relu) is applied as the GEMM stores each
+    /// element: one launch, no second pass over the output.
+    @Test void convEpilogueFoldedIntoTheStore() {
+        Builder b = new Builder();
+        Value x = b.param("x", f32("N", 8, 10, 10)), w = b.param("w", f32(16, 8, 3, 3)), bias = b.param("b", f32(16));
+        Value y = b.conv2d(x, w, ONE, ONE, ONE, 1);
+        Value act = b.relu(b.add(y, b.broadcast(bias, dev.kiln.ir.Axes.of(1), y.type())));
+        Graph g = Graphs.fusedGraph("conv_relu", b.build("conv_relu", act));
+        assertEquals(List.of("implicit-gemm +epilogue"), modes(PtxGen.generate(Lower.lower(g))));
+        assertEquals(List.of("thread", "thread"), modes(PtxGen.generate(Lower.lower(g), new PtxGen.Options(false, false, true))));
+    }
+
+    /// MNISTNet's fused train step: both forward convolutions carry their bias epilogue, both
+    /// weight gradients split K, the input gradient of the second is a plain implicit GEMM.
+    @Test void mnistTrainStepConvolutions() {
+        List<String> convs = modes(CudaBackend.ptx(Graphs.fuse(Models.trainStep()))).stream().filter(m -> m.startsWith("implicit")).toList();
+        assertEquals(List.of("implicit-gemm +epilogue", "implicit-gemm +epilogue", "implicit-gemm split-k", "implicit-gemm",
+                "implicit-gemm split-k"), convs);
+    }
+
     @Test void convLoopsAsFallback() {
         PtxProgram p = PtxGen.generate(Lower.lower(convAndMatmul()), new PtxGen.Options(false, false, true));
         assertEquals(List.of("thread", "thread", "block", "sgemm"), modes(p));

@@ -391,6 +391,7 @@ final class PtxSim {
                 return switch (cmp) {
                     case "eq" -> p == q; case "ne" -> p != q && !Float.isNaN(p) && !Float.isNaN(q);
                     case "lt" -> p < q; case "le" -> p <= q; case "gt" -> p > q; case "ge" -> p >= q;
+                    case "gtu" -> !(p <= q); case "ltu" -> !(p >= q); case "neu" -> p != q; case "nan" -> Float.isNaN(p) || Float.isNaN(q);
                     default -> throw new IllegalStateException("unsupported f32 comparison " + cmp);
                 };
             }

@@ -49,6 +49,13 @@ class PtxSimTest {
             out.add(new Case("conv" + i++ + " " + q, b.build("conv", y, b.conv2dGradInput(g, w, s, p, dl, q.groups(), x.type()),
                     b.conv2dGradWeight(x, g, s, p, dl, q.groups(), w.type())), Map.of("N", q.n())));
         }
+        {   // a convolution with a bias + relu epilogue folded into its store
+            Builder b = new Builder();
+            Value x = b.param("x", f32("N", 3, 9, 9)), w = b.param("w", f32(5, 3, 3, 3)), bias = b.param("b", f32(5));
+            Value y = b.conv2d(x, w, Ints.of(1, 1), Ints.of(1, 1), Ints.of(1, 1), 1);
+            Value act = b.relu(b.add(y, b.broadcast(bias, Axes.of(1), y.type())));
+            out.add(new Case("conv_bias_relu", Graphs.fusedGraph("conv_relu", b.build("conv_relu", act)), Map.of("N", 2)));
+        }
         return out;
     }
 
