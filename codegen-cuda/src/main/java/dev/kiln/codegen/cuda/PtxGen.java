@@ -39,22 +39,36 @@ public final class PtxGen {
     /// `tf32`: f32 matmuls and implicit-GEMM convolutions on tensor cores with their inputs
     /// rounded to tf32 (10 mantissa bits; sums stay f32); off by default, where they are exact
     /// fp32. `convLoops`: f32 convolutions as the direct loop nests of `ConvLoops` instead of
-    /// implicit GEMMs (the older path, kept as a fallback). `-Dkiln.cuda.precision=tf32` and
-    /// `-Dkiln.cuda.conv=loops` turn the last two on for a whole process (`withSystemProperties`).
-    public record Options(boolean fastMath, boolean tf32, boolean convLoops) {
-        public static final Options DEFAULT = new Options(false, false, false);
+    /// implicit GEMMs (the older path, kept as a fallback). `scalarLoads`: elementwise kernels
+    /// without their 4-wide vector loads and stores (see `vectorizable`), the older path.
+    /// `-Dkiln.cuda.precision=tf32`, `-Dkiln.cuda.conv=loops` and `-Dkiln.cuda.vectorize=false`
+    /// turn the last three on for a whole process (`withSystemProperties`).
+    public record Options(boolean fastMath, boolean tf32, boolean convLoops, boolean scalarLoads) {
+        public static final Options DEFAULT = new Options(false, false, false, false);
 
-        public Options(boolean fastMath, boolean tf32) { this(fastMath, tf32, false); }
+        public Options(boolean fastMath, boolean tf32) { this(fastMath, tf32, false, false); }
 
-        /// These options with `kiln.cuda.precision` (`fp32` | `tf32`) and `kiln.cuda.conv`
-        /// (`gemm` | `loops`) applied; an unknown value is an IllegalArgumentException naming it.
+        public Options withTf32() { return new Options(fastMath, true, convLoops, scalarLoads); }
+
+        public Options withConvLoops() { return new Options(fastMath, tf32, true, scalarLoads); }
+
+        public Options withScalarLoads() { return new Options(fastMath, tf32, convLoops, true); }
+
+        /// These options with `kiln.cuda.precision` (`fp32` | `tf32`), `kiln.cuda.conv` (`gemm` |
+        /// `loops`) and `kiln.cuda.vectorize` (`true` | `false`) applied; an unknown value is an
+        /// IllegalArgumentException naming it.
         public Options withSystemProperties() {
-            String precision = System.getProperty("kiln.cuda.precision", "fp32"), conv = System.getProperty("kiln.cuda.conv", "gemm");
-            if (!precision.equals("fp32") && !precision.equals("tf32"))
-                throw new IllegalArgumentException("-Dkiln.cuda.precision=" + precision + ": expected fp32 or tf32");
-            if (!conv.equals("gemm") && !conv.equals("loops"))
-                throw new IllegalArgumentException("-Dkiln.cuda.conv=" + conv + ": expected gemm or loops");
-            return new Options(fastMath, tf32 || precision.equals("tf32"), convLoops || conv.equals("loops"));
+            String precision = property("kiln.cuda.precision", "fp32", "tf32"), conv = property("kiln.cuda.conv", "gemm", "loops"),
+                    vectorize = property("kiln.cuda.vectorize", "true", "false");
+            return new Options(fastMath, tf32 || precision.equals("tf32"), convLoops || conv.equals("loops"),
+                    scalarLoads || vectorize.equals("false"));
+        }
+
+        private static String property(String name, String byDefault, String other) {
+            String v = System.getProperty(name, byDefault);
+            if (!v.equals(byDefault) && !v.equals(other))
+                throw new IllegalArgumentException("-D" + name + "=" + v + ": expected " + byDefault + " or " + other);
+            return v;
         }
     }
 
@@ -137,11 +151,7 @@ public final class PtxGen {
         static Epilogue of(Loop l, int out) {
             Plan p = PtxGen.plan(l);
             if (p.blocks() || p.rest().size() != 1 || !(p.rest().getFirst() instanceof Store st) || st.buffer() != out) return null;
-            Expr linear = null;
-            for (Loop c : p.chain())
-                linear = linear == null ? new Local(c.var(), DType.I32)
-                        : new Bin(BinOp.ADD, new Bin(BinOp.MUL, linear, c.extent(), DType.I32), new Local(c.var(), DType.I32), DType.I32);
-            if (!st.index().equals(linear)) return null;
+            if (!st.index().equals(linear(p.chain()))) return null;
             Expr v = replaceLoad(st.value(), out, st.index(), new Local(ACC, DType.F32));
             LinkedHashSet<Integer> bufs = new LinkedHashSet<>();
             scan(v, bufs, new LinkedHashSet<>());
@@ -419,11 +429,69 @@ public final class PtxGen {
         List<Arg> args = new ArrayList<>();
         Body b = open(name, source, bufs, syms, args);
         Expr total = product(plan.chain().stream().map(Loop::extent).toList());
+        Vector v = plan.blocks() || options.scalarLoads() ? null : vectorizable(plan);
         if (plan.blocks()) b.blockMode(plan);
+        else if (v != null) b.vectorMode(plan, v);
         else b.threadMode(plan);
         module.append('\n').append(b.w.text());
-        Expr grid = plan.blocks() ? min(total, MAX_BLOCK_GRID) : min(ceilDiv(total, BLOCK), MAX_THREAD_GRID);
-        launches.add(new Launch(name, args, grid, i32(1), i32(1), BLOCK, kernel, plan.blocks() ? "block" : "thread"));
+        Expr grid = plan.blocks() ? min(total, MAX_BLOCK_GRID) : min(ceilDiv(total, v != null ? 4 * BLOCK : BLOCK), MAX_THREAD_GRID);
+        launches.add(new Launch(name, args, grid, i32(1), i32(1), BLOCK, kernel, plan.blocks() ? "block" : v != null ? "thread v4" : "thread"));
+    }
+
+    /// The row-major index of the chain's loop variables: `((v0*e1 + v1)*e2 + v2)...`, the form
+    /// `Lower` writes for an element of a dense tensor.
+    static Expr linear(List<Loop> chain) {
+        Expr linear = null;
+        for (Loop c : chain)
+            linear = linear == null ? new Local(c.var(), DType.I32)
+                    : new Bin(BinOp.ADD, new Bin(BinOp.MUL, linear, c.extent(), DType.I32), new Local(c.var(), DType.I32), DType.I32);
+        return linear;
+    }
+
+    /// The buffers an elementwise kernel reads and writes 4 elements at a time.
+    record Vector(Expr index, List<Integer> loads, List<Integer> stores) {}
+
+    /// Smallest estimated element count worth the 4-wide form (its code is four bodies long).
+    static final int VECTOR_MIN = 1024;
+
+    /// A thread-mode nest whose work per element is `let`s and stores to f32 buffers at the
+    /// element's own row-major index, reading the stored buffers only there: then element
+    /// groups of 4 (16 bytes) can be loaded with `ld.global.v4.f32` from every f32 buffer read
+    /// at that index and stored with `st.global.v4.f32` (lanes computed one after another, so
+    /// each lane still reads before any store). Null when the nest is not of that form.
+    Vector vectorizable(Plan plan) {
+        if (estimate(product(plan.chain().stream().map(Loop::extent).toList()), SYMBOL_GUESS) < VECTOR_MIN) return null;
+        Expr index = linear(plan.chain());
+        LinkedHashSet<Integer> loads = new LinkedHashSet<>(), stores = new LinkedHashSet<>();
+        List<Expr> reads = new ArrayList<>();
+        for (List<Let> lets : plan.chainLets()) for (Let l : lets) reads.add(l.value());
+        for (Stmt st : plan.rest()) {
+            switch (st) {
+                case Let l -> reads.add(l.value());
+                case Store x when x.index().equals(index) && dtype(x.buffer()) == DType.F32 -> { stores.add(x.buffer()); reads.add(x.value()); }
+                default -> { return null; }
+            }
+        }
+        List<Load> all = new ArrayList<>();
+        for (Expr e : reads) loads(e, all);
+        for (Load l : all) {
+            boolean here = l.index().equals(index);
+            if (stores.contains(l.buffer()) && !here) return null;
+            if (here && dtype(l.buffer()) == DType.F32) loads.add(l.buffer());
+        }
+        return stores.isEmpty() ? null : new Vector(index, List.copyOf(loads), List.copyOf(stores));
+    }
+
+    static void loads(Expr e, List<Load> out) {
+        switch (e) {
+            case Load l -> { out.add(l); loads(l.index(), out); }
+            case Un u -> loads(u.x(), out);
+            case Bin b -> { loads(b.a(), out); loads(b.b(), out); }
+            case Sel s -> { loads(s.cond(), out); loads(s.onTrue(), out); loads(s.onFalse(), out); }
+            case Convert c -> loads(c.x(), out);
+            case Rand r -> { loads(r.seed(), out); loads(r.index(), out); }
+            case IntConst _, FloatConst _, Sym _, Local _ -> {}
+        }
     }
 
     /// A new entry whose parameters are the global addresses of `bufs`, then the values of
@@ -480,6 +548,10 @@ public final class PtxGen {
         final Map<String, String> syms = new HashMap<>();
         final Map<String, Var> locals = new HashMap<>();
         String tid, ntid;
+
+        /// While a vector group is emitted: the lane's value of each buffer read at `laneIndex`.
+        Map<Integer, String> laneLoads;
+        Expr laneIndex;
 
         Body(EntryWriter w) { this.w = w; }
 
@@ -539,6 +611,86 @@ public final class PtxGen {
             w.op("@" + p + " bra " + loop + ";");
             w.place(done);
             w.op("ret;");
+        }
+
+        /// Thread mode over groups of 4 consecutive elements (see `vectorizable`): one 16-byte
+        /// load per buffer read at the element's index, the four lanes' statements, one 16-byte
+        /// store per buffer written; then the last `total % 4` elements one by one. If a buffer
+        /// is not 16-byte aligned, every element takes the one-by-one path.
+        void vectorMode(Plan plan, Vector v) {
+            String total = total(plan), groups = w.reg(RegClass.B32), p = w.reg(RegClass.PRED);
+            w.op("shr.u32 " + groups + ", " + total + ", 2;");
+            String bits = w.reg(RegClass.B64);
+            w.op("mov.b64 " + bits + ", 0;");
+            for (int id : new LinkedHashSet<>(concat(v.loads(), v.stores()))) w.op("or.b64 " + bits + ", " + bits + ", " + bases.get(id) + ";");
+            w.op("and.b64 " + bits + ", " + bits + ", 15;");
+            w.op("setp.ne.u64 " + p + ", " + bits + ", 0;");
+            w.op("@" + p + " mov.u32 " + groups + ", 0;");
+            String first = w.reg(RegClass.B32), g = w.reg(RegClass.B32), stride = w.reg(RegClass.B32);
+            String ctaid = special("%ctaid.x"), nt = special("%ntid.x"), t = special("%tid.x"), nc = special("%nctaid.x");
+            w.op("mad.lo.s32 " + first + ", " + ctaid + ", " + nt + ", " + t + ";");
+            w.op("mul.lo.s32 " + stride + ", " + nc + ", " + nt + ";");
+            w.op("mov.u32 " + g + ", " + first + ";");
+            String loop = w.label("group"), tail = w.label("tail");
+            w.op("setp.ge.u32 " + p + ", " + g + ", " + groups + ";");
+            w.op("@" + p + " bra " + tail + ";");
+            w.place(loop);
+            String flat0 = w.reg(RegClass.B32), off = w.reg(RegClass.B64);
+            w.op("shl.b32 " + flat0 + ", " + g + ", 2;");
+            w.op("mul.wide.u32 " + off + ", " + flat0 + ", 4;");
+            Map<Integer, String> addr = new HashMap<>();
+            for (int id : new LinkedHashSet<>(concat(v.loads(), v.stores()))) {
+                String a = w.reg(RegClass.B64);
+                w.op("add.s64 " + a + ", " + bases.get(id) + ", " + off + ";");
+                addr.put(id, a);
+            }
+            Map<Integer, String[]> in = new HashMap<>(), out = new HashMap<>();
+            for (int id : v.loads()) {
+                String[] r = {w.reg(RegClass.F32), w.reg(RegClass.F32), w.reg(RegClass.F32), w.reg(RegClass.F32)};
+                w.op("ld.global.v4.f32 {" + String.join(", ", r) + "}, [" + addr.get(id) + "];");
+                in.put(id, r);
+            }
+            for (int id : v.stores()) out.put(id, new String[4]);
+            laneIndex = v.index();
+            for (int lane = 0; lane < 4; lane++) {
+                String flat = w.reg(RegClass.B32);
+                w.op("add.s32 " + flat + ", " + flat0 + ", " + lane + ";");
+                laneLoads = new HashMap<>();
+                for (int id : v.loads()) laneLoads.put(id, in.get(id)[lane]);
+                enterChain(plan, flat);
+                for (Stmt s : plan.rest()) {
+                    if (s instanceof Store st) {
+                        String r = w.reg(RegClass.F32); // a copy: the value may be a local the next lane reassigns
+                        w.op("mov.f32 " + r + ", " + convert(expr(st.value()), st.value().type(), DType.F32) + ";");
+                        out.get(st.buffer())[lane] = r;
+                    } else stmt(s);
+                }
+            }
+            laneLoads = null;
+            for (int id : v.stores()) w.op("st.global.v4.f32 [" + addr.get(id) + "], {" + String.join(", ", out.get(id)) + "};");
+            w.op("add.s32 " + g + ", " + g + ", " + stride + ";");
+            w.op("setp.lt.u32 " + p + ", " + g + ", " + groups + ";");
+            w.op("@" + p + " bra " + loop + ";");
+            w.place(tail);
+            String f = w.reg(RegClass.B32), done = w.label("done"), one = w.label("elem");
+            w.op("shl.b32 " + f + ", " + groups + ", 2;");
+            w.op("add.s32 " + f + ", " + f + ", " + first + ";");
+            w.op("setp.ge.u32 " + p + ", " + f + ", " + total + ";");
+            w.op("@" + p + " bra " + done + ";");
+            w.place(one);
+            enterChain(plan, f);
+            for (Stmt s : plan.rest()) stmt(s);
+            w.op("add.s32 " + f + ", " + f + ", " + stride + ";");
+            w.op("setp.lt.u32 " + p + ", " + f + ", " + total + ";");
+            w.op("@" + p + " bra " + one + ";");
+            w.place(done);
+            w.op("ret;");
+        }
+
+        static List<Integer> concat(List<Integer> a, List<Integer> b) {
+            List<Integer> c = new ArrayList<>(a);
+            c.addAll(b);
+            return c;
         }
 
         void blockMode(Plan plan) {
@@ -788,6 +940,8 @@ public final class PtxGen {
         }
 
         String load(Load l) {
+            if (laneLoads != null && laneLoads.containsKey(l.buffer()) && l.index().equals(laneIndex))
+                return convert(laneLoads.get(l.buffer()), DType.F32, l.type());
             DType d = dtype(l.buffer());
             String addr = address(l.buffer(), l.index());
             String m = w.reg(Ptx.memClass(d));

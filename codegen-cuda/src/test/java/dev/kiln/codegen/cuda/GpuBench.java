@@ -39,7 +39,7 @@ public final class GpuBench {
         rows.add(measure("  same, unfused", Models.trainStep(), Map.of("B", 64), 100, "kernels: " + CudaBackend.ptx(Models.trainStep()).launches().size()
                 + " unfused, " + CudaBackend.ptx(step).launches().size() + " fused"));
         // convolutions: implicit GEMMs (the default) against the loop nests, and fp32 against tf32
-        PtxGen.Options loops = new PtxGen.Options(false, false, true), tf32 = new PtxGen.Options(false, true);
+        PtxGen.Options loops = PtxGen.Options.DEFAULT.withConvLoops(), tf32 = PtxGen.Options.DEFAULT.withTf32();
         rows.add(measure("  same, conv loops", step, Map.of("B", 64), 100, "-Dkiln.cuda.conv=loops", loops));
         rows.add(measure("  same, tf32", step, Map.of("B", 64), 100, "-Dkiln.cuda.precision=tf32", tf32));
         for (var v : List.of(Map.entry("", PtxGen.Options.DEFAULT), Map.entry(", conv loops", loops), Map.entry(", tf32", tf32))) {

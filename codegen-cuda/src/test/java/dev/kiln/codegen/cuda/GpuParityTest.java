@@ -66,7 +66,7 @@ class GpuParityTest {
         List<DynamicTest> tests = new ArrayList<>();
         for (Graphs.Case c : Graphs.all())
             if (Graphs.hasConv(c)) tests.add(DynamicTest.dynamicTest(c.name() + " (conv loops)",
-                    () -> check(c.graph(), c.bindings(), new PtxGen.Options(false, false, true))));
+                    () -> check(c.graph(), c.bindings(), PtxGen.Options.DEFAULT.withConvLoops())));
         return tests;
     }
 
@@ -85,7 +85,7 @@ class GpuParityTest {
     }
 
     static void checkTf32(Graph g, List<Map<String, Integer>> bindings) {
-        try (CudaExecutable exe = CudaBackend.compile(g, new PtxGen.Options(false, true))) {
+        try (CudaExecutable exe = CudaBackend.compile(g, PtxGen.Options.DEFAULT.withTf32())) {
             assertTrue(exe.ptx().ptx().contains("mma.sync.aligned.m16n8k8"), g.name() + ": no tensor-core instruction");
             long seed = 1;
             for (Map<String, Integer> b : bindings) {

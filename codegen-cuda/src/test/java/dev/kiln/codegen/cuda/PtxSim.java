@@ -295,6 +295,7 @@ final class PtxSim {
                     if (op[2].equals("v4")) {
                         String[] d = a[0].substring(1, a[0].length() - 1).split(",");
                         byte[] m = memory(op[1], addr, 16);
+                        if ((addr & 15) != 0) throw new IllegalStateException("misaligned 16-byte load at " + addr);
                         for (int k = 0; k < 4; k++) r[reg(d[k].strip())] = getInt(m, offset(op[1], addr) + 4 * k) & 0xffffffffL;
                         return;
                     }
@@ -302,8 +303,15 @@ final class PtxSim {
                     r[reg(a[0])] = getInt(memory(op[1], addr, 4), offset(op[1], addr)) & 0xffffffffL;
                 }
                 case "st" -> {
-                    if (!type.matches("f32|b32|s32|u32")) throw new IllegalStateException("unsupported store type " + type);
                     long addr = address(t, a[0]);
+                    if (op[2].equals("v4")) {
+                        String[] v = a[1].substring(1, a[1].length() - 1).split(",");
+                        byte[] m = memory(op[1], addr, 16);
+                        if ((addr & 15) != 0) throw new IllegalStateException("misaligned 16-byte store at " + addr);
+                        for (int k = 0; k < 4; k++) putInt(m, offset(op[1], addr) + 4 * k, (int) value(t, v[k].strip(), type));
+                        return;
+                    }
+                    if (!type.matches("f32|b32|s32|u32")) throw new IllegalStateException("unsupported store type " + type);
                     putInt(memory(op[1], addr, 4), offset(op[1], addr), (int) value(t, a[1], type));
                 }
                 case "red" -> { // red.global.add.f32
@@ -328,7 +336,7 @@ final class PtxSim {
                 }
                 case "selp" -> r[reg(a[0])] = r[reg(a[3])] != 0 ? value(t, a[1], type) : value(t, a[2], type);
                 case "fma" -> r[reg(a[0])] = bits(Math.fma(f(value(t, a[1], "f32")), f(value(t, a[2], "f32")), f(value(t, a[3], "f32"))));
-                case "add", "sub", "mul", "mad", "div", "rem", "min", "max", "and", "or", "xor", "shl", "shr", "not", "neg" ->
+                case "add", "sub", "mul", "mad", "div", "rem", "min", "max", "and", "or", "xor", "shl", "shr", "not", "neg", "sqrt", "abs" ->
                         r[reg(a[0])] = arith(op, type, t, a);
                 default -> throw new IllegalStateException("instruction not simulated");
             }
@@ -356,6 +364,9 @@ final class PtxSim {
                     case "sub" -> x - y;
                     case "mul" -> x * y;
                     case "neg" -> -x;
+                    case "div" -> x / y;
+                    case "sqrt" -> (float) Math.sqrt(x);
+                    case "abs" -> Math.abs(x);
                     default -> throw new IllegalStateException("unsupported f32 operation");
                 });
             }

@@ -39,9 +39,9 @@ class PtxValidationTest {
         List<DynamicTest> tests = new ArrayList<>();
         for (Graphs.Case c : Graphs.all()) {
             if (!c.name().matches("matmul_.*|linear_.*|conv.*|fused_(fc|conv|grad|cnn).*|mnist_.*")) continue;
-            tests.add(DynamicTest.dynamicTest(c.name() + " (tf32)", () -> check(c, new PtxGen.Options(false, true))));
+            tests.add(DynamicTest.dynamicTest(c.name() + " (tf32)", () -> check(c, PtxGen.Options.DEFAULT.withTf32())));
             if (Graphs.hasConv(c))
-                tests.add(DynamicTest.dynamicTest(c.name() + " (conv loops)", () -> check(c, new PtxGen.Options(false, false, true))));
+                tests.add(DynamicTest.dynamicTest(c.name() + " (conv loops)", () -> check(c, PtxGen.Options.DEFAULT.withConvLoops())));
         }
         return tests;
     }

@@ -12,10 +12,12 @@ import java.util.List;
 import static dev.kiln.ir.TensorType.f32;
 import static org.junit.jupiter.api.Assertions.*;
 
-/// The GEMM paths' PTX: which kernels each option selects, what they are made of (fp32 exact
-/// by default, tensor cores only with tf32, atomics only in the split-K weight gradient), the
-/// system properties that select them (`PtxGoldenTest` has a golden of the tf32 sgemm entry).
-class GemmPtxTest {
+/// Which kernel each option selects, and what it is made of: implicit GEMMs for convolutions
+/// (fp32 exact by default, tensor cores only with tf32, atomics only in the split-K weight
+/// gradient, epilogues folded into the store), 4-wide loads and stores in large elementwise
+/// kernels, the fallbacks, and the system properties that select them (`PtxGoldenTest` has a
+/// golden of the tf32 sgemm entry, `PtxSimTest` runs these kernels).
+class KernelPathsTest {
     static final Ints ONE = Ints.of(1, 1);
 
     /// A conv with all three forms and a matmul.
@@ -31,7 +33,7 @@ class GemmPtxTest {
 
     @Test void fp32ImplicitGemmsByDefault() {
         PtxProgram p = PtxGen.generate(Lower.lower(convAndMatmul()));
-        assertEquals(List.of("implicit-gemm", "implicit-gemm", "thread", "implicit-gemm split-k", "sgemm"), modes(p));
+        assertEquals(List.of("implicit-gemm", "implicit-gemm", "thread v4", "implicit-gemm split-k", "sgemm"), modes(p));
         assertTrue(p.launches().get(2).entry().endsWith("_zero"), "the split-K output is zeroed first");
         assertTrue(p.ptx().contains("red.global.add.f32"));
         assertTrue(p.ptx().contains("fma.rn.f32"));
@@ -40,8 +42,8 @@ class GemmPtxTest {
     }
 
     @Test void tf32OnTensorCores() {
-        PtxProgram p = PtxGen.generate(Lower.lower(convAndMatmul()), new PtxGen.Options(false, true));
-        assertEquals(List.of("implicit-gemm-tf32", "implicit-gemm-tf32", "thread", "implicit-gemm-tf32 split-k", "sgemm-tf32"), modes(p));
+        PtxProgram p = PtxGen.generate(Lower.lower(convAndMatmul()), PtxGen.Options.DEFAULT.withTf32());
+        assertEquals(List.of("implicit-gemm-tf32", "implicit-gemm-tf32", "thread v4", "implicit-gemm-tf32 split-k", "sgemm-tf32"), modes(p));
         assertEquals("kiln_sgemm_tf32_nn", p.launches().get(4).entry());
         assertTrue(p.ptx().contains("cvt.rna.tf32.f32"));
         // 4 entries x 2 k8 steps x 4 tiles of m16n8 per warp
@@ -58,7 +60,7 @@ class GemmPtxTest {
         Value act = b.relu(b.add(y, b.broadcast(bias, dev.kiln.ir.Axes.of(1), y.type())));
         Graph g = Graphs.fusedGraph("conv_relu", b.build("conv_relu", act));
         assertEquals(List.of("implicit-gemm +epilogue"), modes(PtxGen.generate(Lower.lower(g))));
-        assertEquals(List.of("thread", "thread"), modes(PtxGen.generate(Lower.lower(g), new PtxGen.Options(false, false, true))));
+        assertEquals(List.of("thread", "thread v4"), modes(PtxGen.generate(Lower.lower(g), PtxGen.Options.DEFAULT.withConvLoops())));
     }
 
     /// MNISTNet's fused train step: both forward convolutions carry their bias epilogue, both
@@ -70,9 +72,21 @@ class GemmPtxTest {
     }
 
     @Test void convLoopsAsFallback() {
-        PtxProgram p = PtxGen.generate(Lower.lower(convAndMatmul()), new PtxGen.Options(false, false, true));
+        PtxProgram p = PtxGen.generate(Lower.lower(convAndMatmul()), PtxGen.Options.DEFAULT.withConvLoops());
         assertEquals(List.of("thread", "thread", "block", "sgemm"), modes(p));
         assertFalse(p.ptx().contains("red.global"));
+    }
+
+    /// Elementwise kernels over many elements load and store 16 bytes at a time (a transpose
+    /// stores so, and gathers its operand one by one); small ones stay one by one.
+    @Test void fourWideElementwiseKernels() {
+        Builder b = new Builder();
+        Value x = b.param("x", f32("B", 33)), y = b.param("y", f32("B", 33)), s = b.param("s", f32(3, 5));
+        Graph g = b.build("ew", b.relu(b.add(x, y)), b.neg(s), b.transpose(x, dev.kiln.ir.Axes.of(1, 0)));
+        PtxProgram p = PtxGen.generate(Lower.lower(g));
+        assertEquals(List.of("thread v4", "thread v4", "thread", "thread v4"), modes(p)); // add, relu, neg, transpose
+        assertTrue(p.ptx().contains("ld.global.v4.f32") && p.ptx().contains("st.global.v4.f32"));
+        assertEquals(List.of("thread", "thread", "thread", "thread"), modes(PtxGen.generate(Lower.lower(g), PtxGen.Options.DEFAULT.withScalarLoads())));
     }
 
     @Test void systemPropertiesSelectThePaths() {
@@ -81,6 +95,11 @@ class GemmPtxTest {
             System.setProperty("kiln.cuda.conv", "loops");
             System.setProperty("kiln.cuda.precision", "tf32");
             assertEquals(List.of("thread", "thread", "block", "sgemm-tf32"), modes(PtxGen.generate(Lower.lower(g))));
+            System.setProperty("kiln.cuda.vectorize", "false");
+            System.clearProperty("kiln.cuda.conv");
+            assertEquals(List.of("implicit-gemm-tf32", "implicit-gemm-tf32", "thread", "implicit-gemm-tf32 split-k", "sgemm-tf32"),
+                    modes(PtxGen.generate(Lower.lower(g))));
+            System.clearProperty("kiln.cuda.vectorize");
             System.setProperty("kiln.cuda.precision", "bf16");
             var e = assertThrows(IllegalArgumentException.class, () -> PtxGen.generate(Lower.lower(g)));
             assertEquals("-Dkiln.cuda.precision=bf16: expected fp32 or tf32", e.getMessage());
@@ -91,6 +110,7 @@ class GemmPtxTest {
         } finally {
             System.clearProperty("kiln.cuda.conv");
             System.clearProperty("kiln.cuda.precision");
+            System.clearProperty("kiln.cuda.vectorize");
         }
     }
 }
