@@ -600,6 +600,12 @@ public final class PtxGen {
             String ctaid = special("%ctaid.x"), nt = special("%ntid.x"), t = special("%tid.x"), nc = special("%nctaid.x");
             w.op("mad.lo.s32 " + f + ", " + ctaid + ", " + nt + ", " + t + ";");
             w.op("mul.lo.s32 " + stride + ", " + nc + ", " + nt + ";");
+            elements(plan, f, total, stride, p);
+            w.op("ret;");
+        }
+
+        /// The grid-stride loop over elements `f, f + stride, ...` below `total`, one by one.
+        void elements(Plan plan, String f, String total, String stride, String p) {
             String loop = w.label("elem"), done = w.label("done");
             w.op("setp.ge.u32 " + p + ", " + f + ", " + total + ";");
             w.op("@" + p + " bra " + done + ";");
@@ -610,7 +616,6 @@ public final class PtxGen {
             w.op("setp.lt.u32 " + p + ", " + f + ", " + total + ";");
             w.op("@" + p + " bra " + loop + ";");
             w.place(done);
-            w.op("ret;");
         }
 
         /// Thread mode over groups of 4 consecutive elements (see `vectorizable`): one 16-byte
@@ -672,18 +677,10 @@ public final class PtxGen {
             w.op("setp.lt.u32 " + p + ", " + g + ", " + groups + ";");
             w.op("@" + p + " bra " + loop + ";");
             w.place(tail);
-            String f = w.reg(RegClass.B32), done = w.label("done"), one = w.label("elem");
+            String f = w.reg(RegClass.B32);
             w.op("shl.b32 " + f + ", " + groups + ", 2;");
             w.op("add.s32 " + f + ", " + f + ", " + first + ";");
-            w.op("setp.ge.u32 " + p + ", " + f + ", " + total + ";");
-            w.op("@" + p + " bra " + done + ";");
-            w.place(one);
-            enterChain(plan, f);
-            for (Stmt s : plan.rest()) stmt(s);
-            w.op("add.s32 " + f + ", " + f + ", " + stride + ";");
-            w.op("setp.lt.u32 " + p + ", " + f + ", " + total + ";");
-            w.op("@" + p + " bra " + one + ";");
-            w.place(done);
+            elements(plan, f, total, stride, p);
             w.op("ret;");
         }
 

@@ -190,43 +190,40 @@ final class Graphs {
             Value xt = b.param("xt", f32(260, 301));
             add(out, "matmul_big", b.build("big", b.matmul(x, w), b.matmul(b.transpose(xt, Axes.of(1, 0)), w)));
         }
-        record Conv(int n, int c, int h, int w, int o, int k, int stride, int pad, int dil, int groups) {}
         int ci = 0;
         for (Conv q : List.of(new Conv(2, 3, 7, 6, 4, 3, 1, 1, 1, 1), new Conv(3, 4, 9, 9, 6, 3, 2, 0, 1, 2),
                 new Conv(1, 2, 8, 7, 3, 2, 1, 2, 2, 1), new Conv(2, 4, 5, 5, 4, 1, 1, 0, 1, 1), new Conv(2, 4, 6, 6, 8, 3, 2, 1, 1, 4))) {
-            for (DType d : new DType[]{DType.F32, DType.F64, DType.BF16}) {
-                Builder b = new Builder();
-                Ints s = Ints.of(q.stride(), q.stride()), p = Ints.of(q.pad(), q.pad()), dl = Ints.of(q.dil(), q.dil());
-                Value x = b.param("x", TensorType.of(d, "N", q.c(), q.h(), q.w()));
-                Value w = b.param("w", TensorType.of(d, q.o(), q.c() / q.groups(), q.k(), q.k()));
-                Value y = b.conv2d(x, w, s, p, dl, q.groups());
-                Value g = b.param("g", y.type());
-                Value gi = b.conv2dGradInput(g, w, s, p, dl, q.groups(), x.type());
-                Value gw = b.conv2dGradWeight(x, g, s, p, dl, q.groups(), w.type());
-                add(out, "conv" + ci + "_" + d, b.build("conv", y, gi, gw), bind("N", q.n()), bind("N", 1));
-            }
+            for (DType d : new DType[]{DType.F32, DType.F64, DType.BF16})
+                add(out, "conv" + ci + "_" + d, q.graph(d), bind("N", q.n()), bind("N", 1));
             ci++;
         }
         // the implicit GEMMs past one tile: M = 70 output channels (two row tiles, the second
         // part full), N = batch*240 columns, K = 180 (not a multiple of 16); a strided, grouped
         // one; and a weight gradient whose K = batch*196 is split across blocks (31 splits at 40)
         for (Conv q : List.of(new Conv(3, 20, 16, 15, 70, 3, 1, 1, 1, 1), new Conv(2, 12, 13, 13, 10, 3, 2, 1, 1, 2),
-                new Conv(40, 4, 14, 14, 8, 3, 1, 1, 1, 1))) {
-            Builder b = new Builder();
-            Ints s = Ints.of(q.stride(), q.stride()), p = Ints.of(q.pad(), q.pad()), dl = Ints.of(q.dil(), q.dil());
-            Value x = b.param("x", f32("N", q.c(), q.h(), q.w()));
-            Value w = b.param("w", f32(q.o(), q.c() / q.groups(), q.k(), q.k()));
-            Value y = b.conv2d(x, w, s, p, dl, q.groups());
-            Value g = b.param("g", y.type());
-            add(out, "conv_tiles" + ci++, b.build("conv", y, b.conv2dGradInput(g, w, s, p, dl, q.groups(), x.type()),
-                    b.conv2dGradWeight(x, g, s, p, dl, q.groups(), w.type())), bind("N", q.n()), bind("N", 1));
-        }
+                new Conv(40, 4, 14, 14, 8, 3, 1, 1, 1, 1)))
+            add(out, "conv_tiles" + ci++, q.graph(DType.F32), bind("N", q.n()), bind("N", 1));
         {
             Builder b = new Builder();
             Value x = b.param("x", f32("B", 3));
             Value r = b.reshape(x, f32("B", 3, 1));
             Value y = b.relu(x);
             add(out, "passthrough", b.build("passthrough", x, y, y, r, b.reshape(y, f32(Shape.of("B", 3).dims().toArray()))), bind("B", 2));
+        }
+    }
+
+    /// A convolution geometry (square kernel, equal strides, padding and dilation on both axes)
+    /// and a batch size to run it at.
+    record Conv(int n, int c, int h, int w, int o, int k, int stride, int pad, int dil, int groups) {
+        /// `x[N,c,h,w]`, `w`, `g` (the output gradient) -> (conv2d, its input gradient, its weight gradient).
+        Graph graph(DType d) {
+            Builder b = new Builder();
+            Ints s = Ints.of(stride, stride), p = Ints.of(pad, pad), dl = Ints.of(dil, dil);
+            Value x = b.param("x", TensorType.of(d, "N", c, h, w));
+            Value wt = b.param("w", TensorType.of(d, o, c / groups, k, k));
+            Value y = b.conv2d(x, wt, s, p, dl, groups);
+            Value g = b.param("g", y.type());
+            return b.build("conv", y, b.conv2dGradInput(g, wt, s, p, dl, groups, x.type()), b.conv2dGradWeight(x, g, s, p, dl, groups, wt.type()));
         }
     }
 
