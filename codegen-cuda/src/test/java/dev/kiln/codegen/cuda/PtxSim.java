@@ -184,7 +184,9 @@ final class PtxSim {
                         at = pc[t];
                     }
                     if (all && at >= 0) {
-                        mma(w, e.code().get(at));
+                        Insn c = e.code().get(at);
+                        if (c.op()[0].equals("mma")) mma(w, c);
+                        else shfl(w, c);
                         for (int t = w; t < Math.min(size, w + 32); t++) if (state[t] == 2) { state[t] = 0; pc[t]++; }
                         progress = true;
                     }
@@ -211,7 +213,7 @@ final class PtxSim {
                 try {
                     switch (in.op()[0]) {
                         case "bar" -> { state[t] = 1; return; }
-                        case "mma" -> { state[t] = 2; return; }
+                        case "mma", "shfl" -> { state[t] = 2; return; }
                         case "ret" -> { state[t] = 3; return; }
                         case "bra" -> { pc[t] = label(in.args()[0]); continue; }
                         default -> exec(t, in, r);
@@ -299,6 +301,12 @@ final class PtxSim {
                         for (int k = 0; k < 4; k++) r[reg(d[k].strip())] = getInt(m, offset(op[1], addr) + 4 * k) & 0xffffffffL;
                         return;
                     }
+                    if (type.endsWith("64")) {
+                        byte[] m = memory(op[1], addr, 8);
+                        int o = offset(op[1], addr);
+                        r[reg(a[0])] = (getInt(m, o) & 0xffffffffL) | (long) getInt(m, o + 4) << 32;
+                        return;
+                    }
                     if (!type.matches("f32|b32|s32|u32")) throw new IllegalStateException("unsupported load type " + type);
                     r[reg(a[0])] = getInt(memory(op[1], addr, 4), offset(op[1], addr)) & 0xffffffffL;
                 }
@@ -311,6 +319,13 @@ final class PtxSim {
                         for (int k = 0; k < 4; k++) putInt(m, offset(op[1], addr) + 4 * k, (int) value(t, v[k].strip(), type));
                         return;
                     }
+                    if (type.endsWith("64")) {
+                        long v = value(t, a[1], type);
+                        byte[] m = memory(op[1], addr, 8);
+                        putInt(m, offset(op[1], addr), (int) v);
+                        putInt(m, offset(op[1], addr) + 4, (int) (v >>> 32));
+                        return;
+                    }
                     if (!type.matches("f32|b32|s32|u32")) throw new IllegalStateException("unsupported store type " + type);
                     putInt(memory(op[1], addr, 4), offset(op[1], addr), (int) value(t, a[1], type));
                 }
@@ -321,21 +336,39 @@ final class PtxSim {
                     putInt(m, o, Float.floatToRawIntBits(Float.intBitsToFloat(getInt(m, o)) + f(value(t, a[1], "f32"))));
                 }
                 case "cvta" -> r[reg(a[0])] = value(t, a[1], "u64");
-                case "mov" -> r[reg(a[0])] = value(t, a[1], type);
-                case "cvt" -> r[reg(a[0])] = switch (op[1] + "." + op[2]) {
-                    case "u64.u32" -> value(t, a[1], "u32") & 0xffffffffL;
-                    case "s64.s32" -> (long) (int) value(t, a[1], "s32");
-                    case "u32.u64" -> value(t, a[1], "u64") & 0xffffffffL;
-                    case "rna.tf32" -> tf32((int) value(t, a[1], "f32")) & 0xffffffffL;
-                    default -> throw new IllegalStateException("unsupported conversion");
-                };
+                case "mov" -> {
+                    if (a[0].startsWith("{")) { // mov.b64 {lo, hi}, x
+                        String[] d = a[0].substring(1, a[0].length() - 1).split(",");
+                        long v = value(t, a[1], type);
+                        r[reg(d[0].strip())] = v & 0xffffffffL;
+                        r[reg(d[1].strip())] = v >>> 32;
+                    } else if (a[1].startsWith("{")) { // mov.b64 x, {lo, hi}
+                        String[] h = a[1].substring(1, a[1].length() - 1).split(",");
+                        r[reg(a[0])] = (value(t, h[0].strip(), "b32") & 0xffffffffL) | value(t, h[1].strip(), "b32") << 32;
+                    } else r[reg(a[0])] = value(t, a[1], type);
+                }
+                case "cvt" -> r[reg(a[0])] = convert(op, value(t, a[1], op[op.length - 1]));
+                case "testp" -> {
+                    double x = fv(value(t, a[1], type), type);
+                    r[reg(a[0])] = switch (op[1]) {
+                        case "notanumber" -> Double.isNaN(x);
+                        case "finite" -> Double.isFinite(x);
+                        default -> throw new IllegalStateException("unsupported testp");
+                    } ? 1 : 0;
+                }
+                case "copysign" -> { // copysign d, a, b: b with a's sign
+                    double x = fv(value(t, a[1], type), type), y = fv(value(t, a[2], type), type);
+                    r[reg(a[0])] = fb(Math.copySign(y, x), type);
+                }
                 case "setp" -> {
                     boolean v = compare(op[1], type, value(t, a[1], type), value(t, a[2], type));
                     if (op.length == 4) v = v && r[reg(a[3])] != 0; // setp.cmp.and.type
                     r[reg(a[0])] = v ? 1 : 0;
                 }
                 case "selp" -> r[reg(a[0])] = r[reg(a[3])] != 0 ? value(t, a[1], type) : value(t, a[2], type);
-                case "fma" -> r[reg(a[0])] = bits(Math.fma(f(value(t, a[1], "f32")), f(value(t, a[2], "f32")), f(value(t, a[3], "f32"))));
+                case "fma" -> r[reg(a[0])] = type.equals("f64")
+                        ? Double.doubleToRawLongBits(Math.fma(fv(value(t, a[1], type), type), fv(value(t, a[2], type), type), fv(value(t, a[3], type), type)))
+                        : bits(Math.fma(f(value(t, a[1], "f32")), f(value(t, a[2], "f32")), f(value(t, a[3], "f32"))));
                 case "add", "sub", "mul", "mad", "div", "rem", "min", "max", "and", "or", "xor", "shl", "shr", "not", "neg", "sqrt", "abs" ->
                         r[reg(a[0])] = arith(op, type, t, a);
                 default -> throw new IllegalStateException("instruction not simulated");
@@ -343,6 +376,40 @@ final class PtxSim {
         }
 
         static float f(long bits) { return Float.intBitsToFloat((int) bits); }
+
+        static double fv(long bits, String type) { return type.equals("f64") ? Double.longBitsToDouble(bits) : Float.intBitsToFloat((int) bits); }
+
+        static long fb(double v, String type) {
+            return type.equals("f64") ? Double.doubleToRawLongBits(v) : Float.floatToRawIntBits((float) v) & 0xffffffffL;
+        }
+
+        /// `cvt[.mode].dst.src` of raw bits `x`, with Java's rules where PTX has the same ones
+        /// (float to int truncates, saturates, NaN to 0).
+        static long convert(String[] op, long x) {
+            String dst = op[op.length - 2], src = op[op.length - 1], mode = op.length == 4 ? op[1] : "";
+            if (dst.equals("tf32")) return tf32((int) x) & 0xffffffffL;
+            boolean fromFloat = src.startsWith("f"), toFloat = dst.startsWith("f");
+            if (fromFloat) {
+                double v = fv(x, src);
+                if (toFloat) return fb(mode.equals("rni") ? Math.rint(v) : v, dst);
+                return switch (dst) {
+                    case "s32" -> (int) v & 0xffffffffL;
+                    case "s64" -> (long) v;
+                    default -> throw new IllegalStateException("unsupported conversion to " + dst);
+                };
+            }
+            long v = switch (src) {
+                case "s32" -> (int) x;
+                case "u32" -> x & 0xffffffffL;
+                case "s64", "u64" -> x;
+                default -> throw new IllegalStateException("unsupported conversion from " + src);
+            };
+            if (toFloat) {
+                double d = src.equals("u64") && v < 0 ? (double) (v >>> 1) * 2 + (v & 1) : (double) v;
+                return fb(d, dst);
+            }
+            return dst.endsWith("32") ? v & 0xffffffffL : v;
+        }
 
         static long bits(float v) { return Float.floatToRawIntBits(v) & 0xffffffffL; }
 
@@ -357,18 +424,20 @@ final class PtxSim {
                     default -> throw new IllegalStateException("unsupported predicate operation");
                 };
             }
-            if (type.equals("f32")) {
-                float x = f(value(t, a[1], type)), y = a.length > 2 ? f(value(t, a[2], type)) : 0;
-                return bits(switch (op[0]) {
+            if (type.equals("f32") || type.equals("f64")) { // in f64, rounded once to the type (exact for these)
+                double x = fv(value(t, a[1], type), type), y = a.length > 2 ? fv(value(t, a[2], type), type) : 0;
+                return fb(switch (op[0]) {
                     case "add" -> x + y;
                     case "sub" -> x - y;
                     case "mul" -> x * y;
                     case "neg" -> -x;
                     case "div" -> x / y;
-                    case "sqrt" -> (float) Math.sqrt(x);
+                    case "sqrt" -> Math.sqrt(x);
                     case "abs" -> Math.abs(x);
-                    default -> throw new IllegalStateException("unsupported f32 operation");
-                });
+                    case "min" -> Double.isNaN(x) ? y : Double.isNaN(y) ? x : Math.min(x, y);
+                    case "max" -> Double.isNaN(x) ? y : Double.isNaN(y) ? x : Math.max(x, y);
+                    default -> throw new IllegalStateException("unsupported float operation");
+                }, type);
             }
             boolean wide = type.endsWith("64"), signed = type.startsWith("s");
             long x = value(t, a[1], type), y = a.length > 2 ? value(t, a[2], type) : 0;
@@ -397,13 +466,15 @@ final class PtxSim {
         }
 
         boolean compare(String cmp, String type, long x, long y) {
-            if (type.equals("f32")) {
-                float p = f(x), q = f(y);
+            if (type.equals("f32") || type.equals("f64")) {
+                double p = fv(x, type), q = fv(y, type);
                 return switch (cmp) {
-                    case "eq" -> p == q; case "ne" -> p != q && !Float.isNaN(p) && !Float.isNaN(q);
+                    case "eq" -> p == q; case "ne" -> p != q && !Double.isNaN(p) && !Double.isNaN(q);
                     case "lt" -> p < q; case "le" -> p <= q; case "gt" -> p > q; case "ge" -> p >= q;
-                    case "gtu" -> !(p <= q); case "ltu" -> !(p >= q); case "neu" -> p != q; case "nan" -> Float.isNaN(p) || Float.isNaN(q);
-                    default -> throw new IllegalStateException("unsupported f32 comparison " + cmp);
+                    case "gtu" -> !(p <= q); case "ltu" -> !(p >= q); case "geu" -> !(p < q); case "leu" -> !(p > q);
+                    case "equ" -> !(p < q || p > q); case "neu" -> p != q;
+                    case "nan" -> Double.isNaN(p) || Double.isNaN(q); case "num" -> !Double.isNaN(p) && !Double.isNaN(q);
+                    default -> throw new IllegalStateException("unsupported float comparison " + cmp);
                 };
             }
             boolean signed = type.startsWith("s");
@@ -413,6 +484,21 @@ final class PtxSim {
                 case "eq" -> c == 0; case "ne" -> c != 0; case "lt" -> c < 0; case "le" -> c <= 0; case "gt" -> c > 0; case "ge" -> c >= 0;
                 default -> throw new IllegalStateException("unsupported comparison " + cmp);
             };
+        }
+
+        /// `shfl.sync.down.b32 d, a, off, 31, -1` for warp `w`: lane l gets lane l+off's `a`, or
+        /// its own past the last lane.
+        void shfl(int w, Insn in) {
+            String[] a = in.args();
+            if (!String.join(".", in.op()).equals("shfl.sync.down.b32") || !a[3].equals("31") || !a[4].equals("-1"))
+                throw new IllegalStateException(e.name() + ": `" + in.text() + "`: shuffle form not simulated");
+            int n = Math.min(32, size - w);
+            long[] src = new long[n];
+            for (int l = 0; l < n; l++) src[l] = value(w + l, a[1], "b32");
+            for (int l = 0; l < n; l++) {
+                int from = l + (int) value(w + l, a[2], "b32");
+                regs[w + l][reg(a[0])] = src[from < n ? from : l];
+            }
         }
 
         /// `mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {d}, {a}, {b}, {c}` for warp `w`,

@@ -88,6 +88,34 @@ class PtxSimTest {
         }
     }
 
+    /// Every graph of the GPU test catalogue whose buffers are all f32 (the models, layers,
+    /// fused regions, random graphs, f32 ops), run by the simulator at each of its bindings and
+    /// compared with the interpreter under `GpuParityTest`'s tolerances.
+    @TestFactory List<DynamicTest> catalogueOnTheCpu() {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (Graphs.Case c : Graphs.all()) {
+            var kp = Lower.lower(c.graph());
+            if (kp.buffers().stream().allMatch(b -> b.dtype() == dev.kiln.runtime.DType.F32))
+                tests.add(DynamicTest.dynamicTest(c.name(), () -> simulate(c)));
+        }
+        return tests;
+    }
+
+    static void simulate(Graphs.Case c) {
+        PtxProgram p = CudaBackend.ptx(c.graph());
+        long seed = 1;
+        for (Map<String, Integer> b : c.bindings()) {
+            List<NdArray> in = GpuParityTest.randomInputs(c.graph(), b, seed++);
+            List<NdArray> want = Interpreter.run(c.graph(), in), flat = PtxSim.run(p, b, in), got = new ArrayList<>();
+            for (int r = 0; r < want.size(); r++) {
+                NdArray a = NdArray.zeros(want.get(r).dtype(), want.get(r).shape());
+                for (int i = 0; i < a.size(); i++) a.setDouble(i, flat.get(r).getDouble(i));
+                got.add(a);
+            }
+            GpuParityTest.compare(c.name() + " " + b, want, got);
+        }
+    }
+
     @Test void tf32RoundsToNearestTiesAway() {
         assertEquals(0x3f800000, PtxSim.tf32(0x3f800fff));               // below half an ulp: down
         assertEquals(0x3f802000, PtxSim.tf32(0x3f801000));               // a tie: away from zero
