@@ -32,6 +32,8 @@ final class PtxSim {
     final Map<String, Entry> entries = new HashMap<>();
     /// Global memory: buffer i lives at addresses `(i + 1) << 32` onward.
     final List<byte[]> global = new ArrayList<>();
+    final Map<String, Long> immediates = new HashMap<>();
+    static final java.util.Set<String> WORD = java.util.Set.of("f32", "b32", "s32", "u32");
 
     PtxSim(String module) {
         String[] lines = module.split("\n");
@@ -255,11 +257,15 @@ final class PtxSim {
                 };
             }
             if (a.equals("smem")) return 0;
-            if (a.startsWith("0f")) return Integer.parseUnsignedInt(a.substring(2), 16) & 0xffffffffL;
-            if (a.startsWith("0d")) return Long.parseUnsignedLong(a.substring(2), 16);
-            if (a.startsWith("0x")) return Long.parseUnsignedLong(a.substring(2), 16);
-            if (type.equals("f32")) return Float.floatToRawIntBits(Float.parseFloat(a)) & 0xffffffffL;
-            return Long.parseLong(a);
+            Long imm = immediates.get(a); // parsed once: the simulator spends its time here otherwise
+            if (imm == null) {
+                imm = a.startsWith("0f") ? Integer.parseUnsignedInt(a.substring(2), 16) & 0xffffffffL
+                        : a.startsWith("0d") || a.startsWith("0x") ? Long.parseUnsignedLong(a.substring(2), 16)
+                        : a.matches("-?[0-9]+") ? Long.parseLong(a) : null;
+                if (imm == null) throw new IllegalStateException("operand " + a + " not simulated");
+                immediates.put(a, imm);
+            }
+            return imm;
         }
 
         /// `[reg+off]` as an address.
@@ -307,7 +313,7 @@ final class PtxSim {
                         r[reg(a[0])] = (getInt(m, o) & 0xffffffffL) | (long) getInt(m, o + 4) << 32;
                         return;
                     }
-                    if (!type.matches("f32|b32|s32|u32")) throw new IllegalStateException("unsupported load type " + type);
+                    if (!WORD.contains(type)) throw new IllegalStateException("unsupported load type " + type);
                     r[reg(a[0])] = getInt(memory(op[1], addr, 4), offset(op[1], addr)) & 0xffffffffL;
                 }
                 case "st" -> {
@@ -326,7 +332,7 @@ final class PtxSim {
                         putInt(m, offset(op[1], addr) + 4, (int) (v >>> 32));
                         return;
                     }
-                    if (!type.matches("f32|b32|s32|u32")) throw new IllegalStateException("unsupported store type " + type);
+                    if (!WORD.contains(type)) throw new IllegalStateException("unsupported store type " + type);
                     putInt(memory(op[1], addr, 4), offset(op[1], addr), (int) value(t, a[1], type));
                 }
                 case "red" -> { // red.global.add.f32

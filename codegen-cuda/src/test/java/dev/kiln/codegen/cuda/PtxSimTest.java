@@ -89,8 +89,8 @@ class PtxSimTest {
     }
 
     /// Every graph of the GPU test catalogue whose buffers are all f32 (the models, layers,
-    /// fused regions, random graphs, f32 ops), run by the simulator at each of its bindings and
-    /// compared with the interpreter under `GpuParityTest`'s tolerances.
+    /// fused regions, random graphs, f32 ops), run by the simulator at each of its bindings up
+    /// to 64 and compared with the interpreter under `GpuParityTest`'s tolerances.
     @TestFactory List<DynamicTest> catalogueOnTheCpu() {
         List<DynamicTest> tests = new ArrayList<>();
         for (Graphs.Case c : Graphs.all()) {
@@ -105,6 +105,7 @@ class PtxSimTest {
         PtxProgram p = CudaBackend.ptx(c.graph());
         long seed = 1;
         for (Map<String, Integer> b : c.bindings()) {
+            if (b.values().stream().anyMatch(v -> v > 64)) continue; // the large bindings are for the GPU
             List<NdArray> in = GpuParityTest.randomInputs(c.graph(), b, seed++);
             List<NdArray> want = Interpreter.run(c.graph(), in), flat = PtxSim.run(p, b, in), got = new ArrayList<>();
             for (int r = 0; r < want.size(); r++) {
