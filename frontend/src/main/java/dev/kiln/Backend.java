@@ -1,12 +1,14 @@
 package dev.kiln;
 
+import dev.kiln.codegen.cuda.CudaBackend;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.interp.Interpreter;
 import dev.kiln.runtime.Executable;
 
 /// What turns a graph into something that runs. Eager tensors, compiled models and compiled
-/// train steps all go through the selected backend (`-Dkiln.backend=interpreter|jvm`, or
-/// `Kiln.setBackend`), so they share one semantics and one set of kernels.
+/// train steps on the CPU all go through the selected backend (`-Dkiln.backend=interpreter|jvm|cuda`,
+/// or `Kiln.setBackend`), so they share one semantics and one set of kernels; those on `cuda`
+/// tensors go through `cuda()`.
 /// Invariant: `compile` does not keep or change the graph it is given.
 public interface Backend {
     String name();
@@ -21,15 +23,28 @@ public interface Backend {
         };
     }
 
-    /// The backend called `name`: `interpreter`, or `jvm` once the bytecode backend is on the classpath.
+    /// The CUDA backend (kernel IR to PTX, run through the CUDA driver); throws `KilnException`
+    /// saying why when this process cannot use a GPU.
+    static Backend cuda() {
+        String why = CudaBackend.unavailableReason();
+        if (why != null) throw new KilnException("backend 'cuda' is not available: " + why);
+        return new Backend() {
+            @Override public String name() { return "cuda"; }
+            @Override public Executable compile(Graph graph) { return CudaBackend.compile(graph); }
+        };
+    }
+
+    /// The backend called `name`: `interpreter`, `jvm` once the bytecode backend is on the
+    /// classpath, or `cuda` where a GPU is usable.
     static Backend named(String name) {
         return switch (name) {
             case "interpreter", "interp" -> interpreter();
             case "jvm" -> reflective("dev.kiln.codegen.jvm.JvmBackend", name);
-            case "cuda" -> throw new KilnException("backend 'cuda' is not available yet; use 'interpreter' or 'jvm'");
-            default -> throw new KilnException("unknown backend '" + name + "' (known: interpreter, jvm)");
+            case "cuda" -> cuda();
+            default -> throw new KilnException("unknown backend '" + name + "' (known: interpreter, jvm, cuda)");
         };
     }
+
 
     /// A backend class with a static `compile(Graph) -> Executable`, found at run time so that the
     /// frontend builds before that backend exists.

@@ -14,11 +14,17 @@ import java.util.List;
 public final class CompiledModel {
     private final Traced traced;
     private final Executable exe;
+    private final Device device;
 
-    CompiledModel(Traced traced) {
+    /// Compiled for `device` (that of the example inputs): `cuda` compiles to PTX.
+    CompiledModel(Traced traced, Device device) {
         this.traced = traced;
-        this.exe = Compiler.get(traced.graph());
+        this.device = device;
+        this.exe = Compiler.get(traced.graph(), device);
     }
+
+    /// Where it runs: the device of the example inputs it was traced with.
+    public Device device() { return device; }
 
     /// The compiled graph (print it to see the IR with source locations).
     public Graph graph() { return traced.graph(); }
@@ -29,9 +35,13 @@ public final class CompiledModel {
         if (inputs.length != expected)
             throw new KilnException("compiled forward takes " + expected + " inputs, given " + inputs.length);
         Traced.checkInputs("compiled forward", traced.graph(), traced.sources(), List.of(inputs));
+        for (int i = 0; i < inputs.length; i++)
+            if (!inputs[i].device().equals(device))
+                throw new KilnException("compiled forward: input #" + i + " is on " + inputs[i].device() + ", but the model was compiled for "
+                        + device + " (move it with to(device))");
         List<NdArray> in = new ArrayList<>();
         for (Tensor t : inputs) in.add(t.data());
         List<NdArray> out = exe.run(traced.arguments(in));
-        return new Tensor(out.getFirst(), inputs[0].device());
+        return new Tensor(out.getFirst(), device);
     }
 }

@@ -8,7 +8,8 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 /// The compile cache shared by eager realization, backward, compiled models and train steps:
-/// an executable per distinct graph key, compiled once through the current backend. Bounded (least
+/// an executable per distinct graph key and device, compiled once through that device's backend
+/// (the CPU's: the current backend; `cuda`'s: the CUDA backend). Bounded (least
 /// recently used entries go first) so a program that keeps making new graphs does not grow without
 /// limit. Invariant: `misses()` counts exactly the graphs handed to the backend.
 final class Compiler {
@@ -19,11 +20,18 @@ final class Compiler {
         @Override protected boolean removeEldestEntry(Map.Entry<String, Executable> e) { return size() > CAPACITY; }
     };
     private static long misses, hits;
-    private static Backend backend;
+    private static Backend backend, cuda;
 
     static synchronized Backend backend() {
         if (backend == null) backend = Backend.named(System.getProperty("kiln.backend", "jvm"));
         return backend;
+    }
+
+    /// The backend that computes tensors on `device`.
+    static synchronized Backend backend(Device device) {
+        if (device.kind() == Device.Kind.CPU) return backend();
+        if (cuda == null) cuda = Backend.cuda();
+        return cuda;
     }
 
     static synchronized void setBackend(Backend b) {
@@ -33,16 +41,17 @@ final class Compiler {
 
     /// The executable for the graph that `graph` builds, compiling it on a miss. `key` must
     /// determine the graph's function (see GraphKey).
-    static Executable get(String key, Supplier<Graph> graph) {
+    static Executable get(String key, Supplier<Graph> graph, Device device) {
         Backend b;
         synchronized (Compiler.class) {
+            b = backend(device);
+            key = b.name() + " " + key;
             Executable e = CACHE.get(key);
             if (e != null) {
                 hits++;
                 return e;
             }
             misses++;
-            b = backend();
         }
         Graph g = graph.get();
         if (Boolean.getBoolean("kiln.logCompiles"))
@@ -54,7 +63,7 @@ final class Compiler {
         return e;
     }
 
-    static Executable get(Graph g) { return get(GraphKey.of(g), () -> g); }
+    static Executable get(Graph g, Device device) { return get(GraphKey.of(g), () -> g, device); }
 
     static synchronized long misses() { return misses; }
     static synchronized long hits() { return hits; }

@@ -53,10 +53,11 @@ public final class Kiln {
     /// Computes every pending tensor given, together, in one graph.
     public static void realize(Tensor... tensors) { realize(Arrays.asList(tensors)); }
 
+    /// Tensors on different devices are computed in one graph per device.
     public static void realize(Collection<Tensor> tensors) {
-        List<Node> nodes = new ArrayList<>();
-        for (Tensor t : tensors) if (t != null) nodes.add(t.node);
-        Realizer.realize(nodes);
+        Map<Device, List<Node>> nodes = new LinkedHashMap<>();
+        for (Tensor t : tensors) if (t != null) nodes.computeIfAbsent(t.device(), _ -> new ArrayList<>()).add(t.node);
+        nodes.forEach((device, list) -> Realizer.realize(list, device));
     }
 
     /// How many graphs have been compiled (compile-cache misses) since the start or `clearCache`.
@@ -110,7 +111,7 @@ public final class Kiln {
     /// `module.forward` traced once and compiled: a callable that runs the whole forward pass as
     /// one graph (any batch size).
     public static CompiledModel compile(Module module, Tensor... exampleInputs) {
-        return new CompiledModel(traceForward(module, exampleInputs));
+        return new CompiledModel(traceForward(module, exampleInputs), exampleInputs[0].device());
     }
 
     static Traced traceForward(Module module, Tensor... examples) {
@@ -176,7 +177,7 @@ public final class Kiln {
             for (Tensor s : u.state().values()) results.add(s.node);
             Traced step = Traced.extract("train_step", ph, named, results);
             int stepParam = step.graph().paramNames().indexOf("optim.step");
-            return new TrainStep(step, optimizer, List.copyOf(u.state().keySet()), stepParam);
+            return new TrainStep(step, optimizer, List.copyOf(u.state().keySet()), stepParam, exampleInput.device());
         }
     }
 

@@ -4,15 +4,15 @@ import dev.kiln.ir.Graph;
 import dev.kiln.passes.PassManager;
 
 /// The passes a graph goes through between the frontend and the backend: by default the standard
-/// pipeline (simplify, fold-constants, cse, dce), followed by fusion for the bytecode backend
-/// (which compiles one kernel per fused group); or the comma-separated list in `-Dkiln.pipeline`
+/// pipeline (simplify, fold-constants, cse, dce), followed by fusion for the bytecode and CUDA
+/// backends (which compile one kernel per fused group); or the comma-separated list in `-Dkiln.pipeline`
 /// (`none` for no passes). The pass manager's debugging flags apply
 /// (`-Dkiln.verifyEach`, `-Dkiln.printIrAfter`, `-Dkiln.dumpDir`).
 final class Pipeline {
     private Pipeline() {}
 
     static Graph optimize(Graph g, Backend backend) {
-        String spec = System.getProperty("kiln.pipeline", backend.name().equals("jvm") ? "fused" : "standard");
+        String spec = System.getProperty("kiln.pipeline", backend.name().equals("jvm") || backend.name().equals("cuda") ? "fused" : "standard");
         PassManager.Options options = PassManager.Options.fromSystemProperties();
         return switch (spec) {
             case "none" -> g;

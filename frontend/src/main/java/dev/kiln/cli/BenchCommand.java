@@ -10,6 +10,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import dev.kiln.codegen.cuda.CudaBackend;
 import dev.kiln.codegen.jvm.JvmBackend;
 import dev.kiln.codegen.jvm.PlanBuilder;
 import dev.kiln.codegen.jvm.rt.Gemm;
@@ -47,7 +48,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--input", paramLabel = "[NAME=]FILE.npy", description = "An input, by name or the next in order.")
     List<String> inputs = new ArrayList<>();
 
-    @Option(names = "--backend", paramLabel = "jvm|interp", defaultValue = "jvm", description = "jvm (default) or interp.")
+    @Option(names = "--backend", paramLabel = "jvm|interp|cuda", defaultValue = "jvm", description = "jvm (default), interp or cuda (the GPU).")
     String backend;
 
     @Option(names = "--dim", paramLabel = "SYM=N", description = "Size of a dimension symbol, e.g. --dim B=64 (default 1).")
@@ -69,8 +70,7 @@ final class BenchCommand implements Callable<Integer> {
     String graph;
 
     @Override public Integer call() {
-        if (!Backends.NAMES.contains(backend))
-            throw new ParameterException(spec.commandLine(), "unknown backend '" + backend + "' for --backend (expected jvm or interp)");
+        Backends.check(spec.commandLine(), backend);
         if (iters < 1 || warmup < 0) throw new ParameterException(spec.commandLine(), "--iters must be >= 1 and --warmup >= 0");
         if (profile && !backend.equals("jvm")) throw new ParameterException(spec.commandLine(), "--profile times the kernels of --backend jvm");
         Graph g = KirFile.read(file).graph(graph);
@@ -83,7 +83,8 @@ final class BenchCommand implements Callable<Integer> {
 
         String sizesText = in.symbols().isEmpty() ? "" : " " + String.join(", ", in.symbols().entrySet().stream()
                 .map(e -> e.getKey() + "=" + e.getValue()).toList()) + ",";
-        out.printf(Locale.ROOT, "bench @%s on %s:%s %d threads%s%n", g.name(), backend, sizesText, Pool.shared().size(),
+        if (backend.equals("cuda")) out.printf(Locale.ROOT, "bench @%s on cuda:%s %s%n", g.name(), sizesText, CudaBackend.deviceName());
+        else out.printf(Locale.ROOT, "bench @%s on %s:%s %d threads%s%n", g.name(), backend, sizesText, Pool.shared().size(),
                 !backend.equals("jvm") ? "" : Gemm.kernelName().equals("vector") ? ", vector matrix kernel"
                         : ", scalar matrix kernel (KILN_JAVA_OPTS='--add-modules jdk.incubator.vector' for the vector one)");
 
@@ -91,10 +92,10 @@ final class BenchCommand implements Callable<Integer> {
         Graph opt = g;
         long t0 = System.nanoTime();
         try {
-            if (backend.equals("jvm")) {
+            if (!backend.equals("interp")) {
                 opt = ModelFiles.optimize(g);
                 long t1 = System.nanoTime();
-                exe = JvmBackend.compile(opt);
+                exe = Backends.compile(backend, opt);
                 long t2 = System.nanoTime();
                 out.printf(Locale.ROOT, "compile     %9.1f ms  (passes %.1f ms, code generation %.1f ms)%n", (t2 - t0) / 1e6,
                         (t1 - t0) / 1e6, (t2 - t1) / 1e6);

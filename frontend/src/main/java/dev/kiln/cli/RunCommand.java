@@ -52,8 +52,9 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--weights", paramLabel = "FILE.safetensors", description = "The weights of a .kir model, by parameter name.")
     Path weights;
 
-    @Option(names = "--backend", paramLabel = "jvm|interp", defaultValue = "jvm",
-            description = "For a .kir model: jvm compiles it to bytecode (default), interp runs the reference interpreter.")
+    @Option(names = "--backend", paramLabel = "jvm|interp|cuda", defaultValue = "jvm",
+            description = "For a .kir model: jvm compiles it to bytecode (default), interp runs the reference interpreter, "
+                    + "cuda compiles it to PTX and runs it on the GPU.")
     String backend;
 
     @Option(names = "--graph", paramLabel = "NAME", description = "The graph to run, in a file that holds several.")
@@ -67,8 +68,7 @@ final class RunCommand implements Callable<Integer> {
         if (!jarArgs.isEmpty())
             throw new ParameterException(spec.commandLine(), (jarArgs.getFirst().startsWith("-") ? "unknown option '" : "unexpected argument '")
                     + jarArgs.getFirst() + "'");
-        if (!Backends.NAMES.contains(backend))
-            throw new ParameterException(spec.commandLine(), "unknown backend '" + backend + "' for --backend (expected jvm or interp)");
+        Backends.check(spec.commandLine(), backend);
         Graph g = KirFile.read(model).graph(graph);
         Map<String, NdArray> w = ModelFiles.weights(weights);
         List<String> in = ModelFiles.inputs(g, w);
@@ -79,7 +79,7 @@ final class RunCommand implements Callable<Integer> {
         List<NdArray> results;
         try {
             results = backend.equals("interp") ? Interpreter.run(g, bound.arrays())
-                    : JvmBackend.compile(ModelFiles.optimize(g)).run(bound.arrays());
+                    : Backends.compile(backend, ModelFiles.optimize(g)).run(bound.arrays());
         } catch (IrError e) {
             throw new CliException(e.getMessage());
         }
