@@ -1,0 +1,51 @@
+package dev.kiln.cli;
+
+import dev.kiln.codegen.cuda.CudaBackend;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+
+/// `--backend cuda` and `--device cuda` on a machine without a GPU: one line saying why, a
+/// non-zero exit, no stack trace. (On a GPU machine these commands run; the frontend's GPU tests
+/// cover what they compute.)
+class CudaCliTest {
+    static final Path MLP = Examples.file("mlp.kir"), DATA = Examples.data();
+
+    static void assumeNoGpu() { assumeFalse(CudaBackend.available(), "a GPU is usable here"); }
+
+    static void assertNoGpuLine(MainTest.Result r, String prefix) {
+        assertEquals(1, r.code(), r.err());
+        assertEquals(List.of(prefix + CudaBackend.unavailableReason()), r.errLines());
+        assertEquals("", r.out());
+    }
+
+    @Test void irRunOnCudaWithoutAGpuIsOneLine() {
+        assumeNoGpu();
+        assertNoGpuLine(MainTest.run("ir", "run", MLP.toString(), "--input-dir", DATA.toString(), "--backend", "cuda"),
+                "kiln: error: --backend cuda: no usable GPU here: ");
+    }
+
+    @Test void runAndBenchOnCudaWithoutAGpuAreOneLine() {
+        assumeNoGpu();
+        assertNoGpuLine(MainTest.run("bench", MLP.toString(), "--backend", "cuda"),
+                "kiln: error: --backend cuda: no usable GPU here: ");
+    }
+
+    @Test void demoOnCudaWithoutAGpuIsOneLine() {
+        assumeNoGpu();
+        MainTest.Result r = MainTest.run("demo", "--device", "cuda", "--epochs", "1");
+        assertEquals(1, r.code(), r.err());
+        assertEquals(1, r.errLines().size(), r.err());
+        assertTrue(r.err().contains("device 'cuda:0' is not available: " + CudaBackend.unavailableReason()), r.err());
+    }
+
+    @Test void unknownBackendListsCuda() {
+        MainTest.Result r = MainTest.run("ir", "run", MLP.toString(), "--backend", "tpu");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("unknown backend 'tpu' for --backend (expected interp, jvm or cuda)"), r.err());
+    }
+}
