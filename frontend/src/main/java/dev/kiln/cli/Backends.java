@@ -29,7 +29,7 @@ final class Backends {
                     + String.join(", ", NAMES.subList(0, NAMES.size() - 1)) + " or " + NAMES.getLast() + ")");
         if (backend.equals("cuda")) {
             String why = CudaBackend.unavailableReason();
-            if (why != null) throw new CliException("--backend cuda: no usable GPU here: " + why);
+            if (why != null) throw new CliException("cuda: no usable GPU here: " + why);
         }
     }
 

@@ -30,6 +30,7 @@ import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 import static dev.kiln.nn.Functional.maxPool2d;
@@ -97,9 +98,12 @@ final class DemoCommand implements Callable<Integer> {
         boolean compiled = mode == null || !mode.eager;
         Device where = switch (device) {
             case "cpu" -> Device.cpu();
-            case "cuda" -> Device.cuda();
+            case "cuda" -> {
+                Backends.check(spec.commandLine(), "cuda");
+                yield Device.cuda();
+            }
             case "best" -> Device.best();
-            default -> throw new IllegalArgumentException("--device must be cpu, cuda or best, got '" + device + "'");
+            default -> throw new ParameterException(spec.commandLine(), "--device must be cpu, cuda or best, got '" + device + "'");
         };
 
         FashionMnist trainSet = FashionMnist.train(data), testSet = FashionMnist.test(data);
