@@ -1,5 +1,6 @@
 package dev.kiln;
 
+import dev.kiln.codegen.cuda.CudaJar;
 import dev.kiln.codegen.jvm.jar.JarExporter;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.IrError;
@@ -34,6 +35,25 @@ final class Export {
     static JarExporter.Exported model(Module module, List<Tensor> examples, Path jar, String className) {
         Traced t = Kiln.traceForward(module, examples.toArray(Tensor[]::new));
         return write(t, jar, className, null);
+    }
+
+    /// `module.forward` as a CUDA jar (see `CudaJar`): the graph through the passes and fusion
+    /// the CUDA backend gets, its PTX, and the module's current weights.
+    static CudaJar.Exported cuda(Module module, List<Tensor> examples, Path jar) {
+        Traced t = Kiln.traceForward(module, examples.toArray(Tensor[]::new));
+        Map<String, NdArray> tensors = new LinkedHashMap<>();
+        Set<String> seeds = new HashSet<>();
+        collect(t, tensors, seeds, new HashSet<>());
+        if (!seeds.isEmpty())
+            throw new KilnException("export: the model draws random numbers (" + String.join(", ", seeds)
+                    + "), which a CUDA jar cannot draw yet; call model.eval() before exporting");
+        try {
+            return CudaJar.export(Pipeline.optimize(t.graph(), "cuda"), tensors, jar);
+        } catch (IrError | IllegalArgumentException | TensorFileException e) {
+            throw new KilnException("export: " + e.getMessage());
+        } catch (UncheckedIOException e) {
+            throw new KilnException("export: cannot write " + jar + ": " + e.getCause().getMessage());
+        }
     }
 
     static JarExporter.Exported trainStep(TrainStep step, Path jar, String className) {

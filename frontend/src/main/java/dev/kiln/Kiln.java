@@ -197,6 +197,24 @@ public final class Kiln {
         return Export.model(module, exampleInputs, jar, className);
     }
 
+    /// What an exported jar's code runs on.
+    public enum Target {
+        /// JVM bytecode: runs on any Java 25 runtime (`export(module, input, jar)`).
+        JVM,
+        /// PTX for NVIDIA GPUs (sm_80 and later), run through the CUDA driver with JCuda; the jar
+        /// carries JCuda and its driver binding, and needs a GPU and its driver where it runs.
+        CUDA
+    }
+
+    /// As `export(module, exampleInput, jar)` for `target`; returns the jar's size in bytes.
+    /// Writing a `CUDA` jar needs no GPU. See `CudaJar` for what the jar holds.
+    public static long export(Module module, Tensor exampleInput, Path jar, Target target) {
+        return switch (target) {
+            case JVM -> export(module, exampleInput, jar).bytes();
+            case CUDA -> Export.cuda(module, List.of(exampleInput), jar).bytes();
+        };
+    }
+
     /// Writes a compiled training step as a standalone jar that continues training from the
     /// current weights and optimizer state (`java -jar step.jar --input x.npy --target y.npy
     /// --steps N --save out.safetensors`), without the compiler.

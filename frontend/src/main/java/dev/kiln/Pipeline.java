@@ -11,8 +11,11 @@ import dev.kiln.passes.PassManager;
 final class Pipeline {
     private Pipeline() {}
 
-    static Graph optimize(Graph g, Backend backend) {
-        String spec = System.getProperty("kiln.pipeline", backend.name().equals("jvm") || backend.name().equals("cuda") ? "fused" : "standard");
+    static Graph optimize(Graph g, Backend backend) { return optimize(g, backend.name()); }
+
+    /// The same for the backend called `backend` (`cuda` without needing a GPU: for exports).
+    static Graph optimize(Graph g, String backend) {
+        String spec = System.getProperty("kiln.pipeline", backend.equals("jvm") || backend.equals("cuda") ? "fused" : "standard");
         PassManager.Options options = PassManager.Options.fromSystemProperties();
         return switch (spec) {
             case "none" -> g;

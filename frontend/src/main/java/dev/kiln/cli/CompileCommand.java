@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import dev.kiln.codegen.cuda.CudaJar;
 import dev.kiln.codegen.jvm.jar.JarExporter;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.IrError;
@@ -37,7 +38,8 @@ final class CompileCommand implements Callable<Integer> {
     Path output;
 
     @Option(names = "--target", paramLabel = "jvm|cuda", defaultValue = "jvm",
-            description = "What the jar's code runs on: jvm (default); cuda is not available yet.")
+            description = "What the jar's code runs on: jvm (default), or cuda (PTX run through the CUDA driver; "
+                    + "the jar carries JCuda and needs a GPU where it runs, not where it is written).")
     String target;
 
     @Option(names = "--class", paramLabel = "NAME",
@@ -49,9 +51,7 @@ final class CompileCommand implements Callable<Integer> {
 
     @Override public Integer call() {
         switch (target) {
-            case "jvm" -> {}
-            case "cuda" -> throw new CliException("--target cuda: standalone jars for CUDA are not available yet; use --target jvm "
-                    + "(the default)");
+            case "jvm", "cuda" -> {}
             default -> throw new ParameterException(spec.commandLine(), "unknown target '" + target + "' for --target (expected jvm or cuda)");
         }
         if (!output.getFileName().toString().endsWith(".jar"))
@@ -60,6 +60,7 @@ final class CompileCommand implements Callable<Integer> {
         Map<String, NdArray> w = ModelFiles.weights(weights);
         String fqn = className != null ? className : JarExporter.defaultClassName(output);
         JarExporter.Exported e;
+        if (target.equals("cuda")) return cuda(g, w);
         try {
             e = JarExporter.export(g, w, output, JarExporter.Options.named(fqn));
         } catch (IrError | IllegalArgumentException ex) {
@@ -81,6 +82,28 @@ final class CompileCommand implements Callable<Integer> {
             spec.commandLine().getErr().println("kiln: note: " + e.unusedTensors().size() + " tensors in " + weights
                     + " match no parameter of @" + g.name() + ": " + String.join(", ", e.unusedTensors().stream().limit(8).toList())
                     + (e.unusedTensors().size() > 8 ? ", ..." : ""));
+        out.flush();
+        return 0;
+    }
+
+    /// `--target cuda`: the graph through the passes and fusion, its PTX and the weights in a CUDA jar.
+    private int cuda(Graph g, Map<String, NdArray> w) {
+        if (className != null) throw new ParameterException(spec.commandLine(), "--class is for --target jvm (a CUDA jar has no generated entry class)");
+        CudaJar.Exported e;
+        try {
+            e = CudaJar.export(ModelFiles.optimize(g), w, output);
+        } catch (IrError | IllegalArgumentException ex) {
+            throw new CliException(ex.getMessage());
+        } catch (UncheckedIOException ex) {
+            throw new CliException("cannot write " + output + ": " + ex.getCause().getMessage());
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        List<String> inputs = ModelFiles.inputs(g, w);
+        out.printf("wrote %s (%,d bytes): PTX for CUDA (sm_80 and later), JCuda and its driver binding included%n", output, e.bytes());
+        out.println("  inputs:  " + describe(g, inputs));
+        out.println("  weights: " + (g.paramNames().size() - inputs.size()) + " tensors stored in the jar");
+        out.println("run it on a machine with an NVIDIA GPU and its driver:   java -jar " + output
+                + (inputs.size() == 1 ? " --input " + inputs.getFirst() + ".npy" : " --help"));
         out.flush();
         return 0;
     }

@@ -1,6 +1,8 @@
 package dev.kiln.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -85,13 +87,41 @@ class ModelCommandsTest {
         assertTrue(summary.out().contains("\noutput1: f32[4,10] ["), summary.out());
     }
 
-    @Test void compileForCudaSaysItIsNotAvailable() {
-        MainTest.Result r = MainTest.run("compile", kir.toString(), "--weights", weights.toString(), "-o", dir.resolve("m.jar").toString(),
-                "--target", "cuda");
-        assertEquals(1, r.code());
-        assertEquals(List.of("kiln: error: --target cuda: standalone jars for CUDA are not available yet; use --target jvm (the default)"),
-                r.errLines());
-        assertTrue(Files.notExists(dir.resolve("m.jar")));
+    /// `--target cuda` needs no GPU to write the jar: it holds the graph, its PTX (which NVIDIA's
+    /// PTX compiler accepts for sm_80 and sm_90), the launch plan, the weights, Kiln's classes,
+    /// JCuda and its driver library. Run without a GPU, the jar says so in one line and exits 1;
+    /// with one, it computes what the interpreter computes.
+    @Test void compileForCudaWritesAJarWithValidPtx() throws Exception {
+        Path jar = dir.resolve("m.jar");
+        MainTest.Result r = MainTest.run("compile", kir.toString(), "--weights", weights.toString(), "-o", jar.toString(), "--target", "cuda");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().startsWith("wrote " + jar + " ("), r.out());
+        assertTrue(r.out().contains("PTX for CUDA"), r.out());
+        try (var jf = new java.util.jar.JarFile(jar.toFile())) {
+            assertEquals("dev.kiln.codegen.cuda.CudaJarMain", jf.getManifest().getMainAttributes().getValue("Main-Class"));
+            for (String e : List.of("kiln/model.kir", "kiln/launches.txt", "kiln/weights.safetensors", "lib/libJCudaDriver-12.0.0-linux-x86_64.so",
+                    "jcuda/driver/JCudaDriver.class", "dev/kiln/codegen/cuda/CudaJarMain.class", "dev/kiln/passes/lower/Lower.class"))
+                assertNotNull(jf.getEntry(e), e);
+            String ptx = new String(jf.getInputStream(jf.getEntry("kiln/model.ptx")).readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            assertTrue(ptx.contains(".entry"), ptx);
+            org.junit.jupiter.api.Assumptions.assumeTrue(dev.kiln.codegen.cuda.PtxCompiler.tool() != null, "no PTX compiler here");
+            for (String arch : List.of("sm_80", "sm_90"))
+                assertFalse(dev.kiln.codegen.cuda.PtxCompiler.compile(ptx, arch).resources().isEmpty(), arch);
+        }
+        Path out = dir.resolve("loss.npy");
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", jar.toString(),
+                "--input", "x=" + x, "--input", "target=" + target, "--output", "output0=" + out).start();
+        String stdout = new String(p.getInputStream().readAllBytes()), stderr = new String(p.getErrorStream().readAllBytes());
+        int code = p.waitFor();
+        if (dev.kiln.codegen.cuda.CudaBackend.available()) {
+            assertEquals(0, code, stderr);
+            close(reference().getFirst(), Npy.read(out), 1e-4);
+        } else {
+            assertEquals(1, code, stderr);
+            assertEquals(1, stderr.lines().count(), stderr);
+            assertTrue(stderr.startsWith("error: this jar runs on a GPU, and none is usable here: "), stderr);
+            assertEquals("", stdout);
+        }
     }
 
     @Test void badInputsToRunAreOneLineErrors() throws Exception {
