@@ -62,6 +62,7 @@ class ExportTest {
     /// `Kiln.export(..., Target.CUDA)` writes a jar without a GPU; its PTX compiles for sm_80 and
     /// sm_90; it runs the model on a GPU (equal to the JVM backend's result within float
     /// tolerance) and, without one, fails in one line.
+    @org.junit.jupiter.api.Tag("gpu") // also run by the GPU suite, where it runs the jar on the GPU
     @Test void exportForCudaWritesPtxAndRunsOnlyOnAGpu() throws Exception {
         Kiln.manualSeed(1);
         Module m = mlp();

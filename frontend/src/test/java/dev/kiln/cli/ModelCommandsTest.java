@@ -91,6 +91,7 @@ class ModelCommandsTest {
     /// PTX compiler accepts for sm_80 and sm_90), the launch plan, the weights, Kiln's classes,
     /// JCuda and its driver library. Run without a GPU, the jar says so in one line and exits 1;
     /// with one, it computes what the interpreter computes.
+    @org.junit.jupiter.api.Tag("gpu") // also run by the GPU suite, where it runs the jar on the GPU
     @Test void compileForCudaWritesAJarWithValidPtx() throws Exception {
         Path jar = dir.resolve("m.jar");
         MainTest.Result r = MainTest.run("compile", kir.toString(), "--weights", weights.toString(), "-o", jar.toString(), "--target", "cuda");

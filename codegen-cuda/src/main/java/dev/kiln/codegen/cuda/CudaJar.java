@@ -115,14 +115,28 @@ public final class CudaJar {
         Map<String, byte[]> out = new TreeMap<>();
         for (Class<?> anchor : List.of(NdArray.class, Graph.class, Lower.class, CudaJar.class, jcuda.driver.JCudaDriver.class))
             read(anchor, out);
+        out.put(NATIVE, nativeLibrary());
+        return cached = out;
+    }
+
+    /// JCuda's driver library: from the class path (the `jcuda-natives` jar), else from a folder of
+    /// `java.library.path` (where a JCuda installation without that jar keeps it).
+    private static byte[] nativeLibrary() {
         try (InputStream in = CudaJar.class.getResourceAsStream("/" + NATIVE)) {
-            if (in == null) throw new IllegalStateException("JCuda's driver library " + NATIVE + " is not on the class path (the jcuda-natives jar)");
-            out.put(NATIVE, in.readAllBytes());
+            if (in != null) return in.readAllBytes();
+            String file = Path.of(NATIVE).getFileName().toString();
+            for (String dir : System.getProperty("java.library.path", "").split(java.io.File.pathSeparator)) {
+                Path p = dir.isEmpty() ? null : Path.of(dir, file);
+                if (p != null && Files.isRegularFile(p)) return Files.readAllBytes(p);
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        return cached = out;
+        throw new IllegalStateException("JCuda's driver library " + file() + " is neither on the class path (the jcuda-natives jar) "
+                + "nor in java.library.path");
     }
+
+    private static String file() { return Path.of(NATIVE).getFileName().toString(); }
 
     /// Every class file of the jar or build folder `anchor` was loaded from.
     private static void read(Class<?> anchor, Map<String, byte[]> out) {
