@@ -105,9 +105,9 @@ class ModelCommandsTest {
                 assertNotNull(jf.getEntry(e), e);
             String ptx = new String(jf.getInputStream(jf.getEntry("kiln/model.ptx")).readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
             assertTrue(ptx.contains(".entry"), ptx);
-            org.junit.jupiter.api.Assumptions.assumeTrue(dev.kiln.codegen.cuda.PtxCompiler.tool() != null, "no PTX compiler here");
-            for (String arch : List.of("sm_80", "sm_90"))
-                assertFalse(dev.kiln.codegen.cuda.PtxCompiler.compile(ptx, arch).resources().isEmpty(), arch);
+            if (dev.kiln.codegen.cuda.PtxCompiler.tool() != null) // there is one wherever jcuda-natives is on the class path
+                for (String arch : List.of("sm_80", "sm_90"))
+                    assertFalse(dev.kiln.codegen.cuda.PtxCompiler.compile(ptx, arch).resources().isEmpty(), arch);
         }
         Path out = dir.resolve("loss.npy");
         Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", jar.toString(),
