@@ -41,12 +41,7 @@ final class Export {
     /// the CUDA backend gets, its PTX, and the module's current weights.
     static CudaJar.Exported cuda(Module module, List<Tensor> examples, Path jar) {
         Traced t = Kiln.traceForward(module, examples.toArray(Tensor[]::new));
-        Map<String, NdArray> tensors = new LinkedHashMap<>();
-        Set<String> seeds = new HashSet<>();
-        collect(t, tensors, seeds, new HashSet<>());
-        if (!seeds.isEmpty())
-            throw new KilnException("export: the model draws random numbers (" + String.join(", ", seeds)
-                    + "), which a CUDA jar cannot draw yet; call model.eval() before exporting");
+        Map<String, NdArray> tensors = storedTensors(t, "export", "a CUDA jar cannot draw yet");
         try {
             return CudaJar.export(Pipeline.optimize(t.graph(), "cuda"), tensors, jar);
         } catch (IrError | IllegalArgumentException | TensorFileException e) {
@@ -96,6 +91,18 @@ final class Export {
         }
     }
 
+    /// The tensors `collect` finds, for a graph that must not draw random numbers (`what` says
+    /// who asks, `why` why it cannot).
+    private static Map<String, NdArray> storedTensors(Traced t, String what, String why) {
+        Map<String, NdArray> tensors = new LinkedHashMap<>();
+        Set<String> seeds = new HashSet<>();
+        collect(t, tensors, seeds, new HashSet<>());
+        if (!seeds.isEmpty())
+            throw new KilnException(what + ": the model draws random numbers (" + String.join(", ", seeds) + "), which " + why
+                    + "; call model.eval() before " + (what.equals("saveTraced") ? "saving" : "exporting"));
+        return tensors;
+    }
+
     private static void collect(Traced t, Map<String, NdArray> tensors, Set<String> seeds, Set<String> constants) {
         List<Tensor> named = new ArrayList<>();
         for (Traced.Source s : t.sources()) if (s instanceof Traced.Source.Named(Tensor x)) named.add(x);
@@ -117,12 +124,7 @@ final class Export {
     /// `dir/model.kir` (the graph, with source locations) and `dir/weights.safetensors` (every
     /// parameter that is not a traced input), each written atomically.
     static void save(Traced t, Path dir) {
-        Map<String, NdArray> tensors = new LinkedHashMap<>();
-        Set<String> seeds = new HashSet<>();
-        collect(t, tensors, seeds, new HashSet<>());
-        if (!seeds.isEmpty())
-            throw new KilnException("saveTraced: the model draws random numbers (" + String.join(", ", seeds)
-                    + "), which a saved graph would take as inputs; call model.eval() before saving");
+        Map<String, NdArray> tensors = storedTensors(t, "saveTraced", "a saved graph would take as inputs");
         try {
             Files.createDirectories(dir);
             AtomicFiles.write(dir.resolve("model.kir"), Printer.print(t.graph(), true).getBytes(StandardCharsets.UTF_8));

@@ -59,15 +59,8 @@ final class CompileCommand implements Callable<Integer> {
         Graph g = KirFile.read(file).graph(graph);
         Map<String, NdArray> w = ModelFiles.weights(weights);
         String fqn = className != null ? className : JarExporter.defaultClassName(output);
-        JarExporter.Exported e;
         if (target.equals("cuda")) return cuda(g, w);
-        try {
-            e = JarExporter.export(g, w, output, JarExporter.Options.named(fqn));
-        } catch (IrError | IllegalArgumentException ex) {
-            throw new CliException(ex.getMessage());
-        } catch (UncheckedIOException ex) {
-            throw new CliException("cannot write " + output + ": " + ex.getCause().getMessage());
-        }
+        JarExporter.Exported e = writing(() -> JarExporter.export(g, w, output, JarExporter.Options.named(fqn)));
         PrintWriter out = spec.commandLine().getOut();
         List<String> inputs = ModelFiles.inputs(g, w);
         out.printf("wrote %s (%,d bytes): entry class %s%n", output, e.bytes(), e.entryClass());
@@ -89,14 +82,7 @@ final class CompileCommand implements Callable<Integer> {
     /// `--target cuda`: the graph through the passes and fusion, its PTX and the weights in a CUDA jar.
     private int cuda(Graph g, Map<String, NdArray> w) {
         if (className != null) throw new ParameterException(spec.commandLine(), "--class is for --target jvm (a CUDA jar has no generated entry class)");
-        CudaJar.Exported e;
-        try {
-            e = CudaJar.export(ModelFiles.optimize(g), w, output);
-        } catch (IrError | IllegalArgumentException ex) {
-            throw new CliException(ex.getMessage());
-        } catch (UncheckedIOException ex) {
-            throw new CliException("cannot write " + output + ": " + ex.getCause().getMessage());
-        }
+        CudaJar.Exported e = writing(() -> CudaJar.export(ModelFiles.optimize(g), w, output));
         PrintWriter out = spec.commandLine().getOut();
         List<String> inputs = ModelFiles.inputs(g, w);
         out.printf("wrote %s (%,d bytes): PTX for CUDA (sm_80 and later), JCuda and its driver binding included%n", output, e.bytes());
@@ -106,6 +92,17 @@ final class CompileCommand implements Callable<Integer> {
                 + (inputs.size() == 1 ? " --input " + inputs.getFirst() + ".npy" : " --help"));
         out.flush();
         return 0;
+    }
+
+    /// Runs `export`, turning its failures into one-line errors.
+    private <T> T writing(java.util.function.Supplier<T> export) {
+        try {
+            return export.get();
+        } catch (IrError | IllegalArgumentException ex) {
+            throw new CliException(ex.getMessage());
+        } catch (UncheckedIOException ex) {
+            throw new CliException("cannot write " + output + ": " + ex.getCause().getMessage());
+        }
     }
 
     private static String describe(Graph g, List<String> names) {
