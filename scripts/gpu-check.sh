@@ -24,26 +24,26 @@ tar -C "$T" -xJf "$B/jre.tar.xz"
 JAVA=("$T/jre/bin/java" -Xss8m --enable-native-access=ALL-UNNAMED -Djava.library.path="$B/native" -cp "$B/lib/*")
 
 # each part has its own time limit, so that a hung kernel still leaves time for the table
-timeout -k 10 ${KILN_GPU_TEST_SECONDS:-200} "${JAVA[@]}" dev.kiln.codegen.cuda.GpuSuite 2>&1 | tee "$T/tests.txt"
+timeout -k 10 ${KILN_GPU_TEST_SECONDS:-190} "${JAVA[@]}" dev.kiln.codegen.cuda.GpuSuite 2>&1 | tee "$T/tests.txt"
 tests_rc=${PIPESTATUS[0]}
-[[ $tests_rc == 124 || $tests_rc == 137 ]] && echo "gpu tests: timed out after ${KILN_GPU_TEST_SECONDS:-200} s" | tee -a "$T/tests.txt"
+[[ $tests_rc == 124 || $tests_rc == 137 ]] && echo "gpu tests: timed out after ${KILN_GPU_TEST_SECONDS:-190} s" | tee -a "$T/tests.txt"
 if [[ $tests_rc == 2 ]]; then exit 2; fi   # no GPU: GpuSuite printed the one line
 
 # ---- the seed's training, through the frontend -----------------------------------------------
-timeout -k 10 ${KILN_GPU_TRAIN_SECONDS:-180} "${JAVA[@]}" dev.kiln.cli.Main demo --device cuda --epochs 2 \
+timeout -k 10 ${KILN_GPU_TRAIN_SECONDS:-170} "${JAVA[@]}" dev.kiln.cli.Main demo --device cuda --epochs 2 \
   --data "$B/fashion-mnist" --out "$T/demo" 2>&1 | tee "$T/train.txt"
 train_rc=${PIPESTATUS[0]}
-[[ $train_rc == 124 || $train_rc == 137 ]] && echo "gpu train: timed out after ${KILN_GPU_TRAIN_SECONDS:-180} s" | tee -a "$T/train.txt"
+[[ $train_rc == 124 || $train_rc == 137 ]] && echo "gpu train: timed out after ${KILN_GPU_TRAIN_SECONDS:-170} s" | tee -a "$T/train.txt"
 acc=$(grep '^epoch 2: test accuracy' "$T/train.txt" | awk '{print $5}')
 train_ok=0; [[ $train_rc == 0 && -n $acc ]] && awk "BEGIN{exit !($acc >= 0.90)}" && train_ok=1
 
 # ---- benchmarks --------------------------------------------------------------------------
 # GpuBench: the hand-built graphs of codegen-cuda's tests (Models.java), with replay times and
 # kernel profiles; GpuTrainBench: the same MNISTNet step built by Kiln.compileTrainStep.
-timeout -k 10 ${KILN_GPU_BENCH_SECONDS:-150} "${JAVA[@]}" dev.kiln.codegen.cuda.GpuBench 2>&1 | tee "$T/bench.txt"
+timeout -k 10 ${KILN_GPU_BENCH_SECONDS:-130} "${JAVA[@]}" dev.kiln.codegen.cuda.GpuBench 2>&1 | tee "$T/bench.txt"
 bench_rc=${PIPESTATUS[0]}
-[[ $bench_rc == 124 || $bench_rc == 137 ]] && echo "gpu bench: timed out after ${KILN_GPU_BENCH_SECONDS:-150} s" | tee -a "$T/bench.txt"
-timeout -k 10 ${KILN_GPU_STEP_SECONDS:-60} "${JAVA[@]}" dev.kiln.cli.GpuTrainBench 2>&1 | tee "$T/step.txt"
+[[ $bench_rc == 124 || $bench_rc == 137 ]] && echo "gpu bench: timed out after ${KILN_GPU_BENCH_SECONDS:-130} s" | tee -a "$T/bench.txt"
+timeout -k 10 ${KILN_GPU_STEP_SECONDS:-45} "${JAVA[@]}" dev.kiln.cli.GpuTrainBench 2>&1 | tee "$T/step.txt"
 step_rc=${PIPESTATUS[0]}
 
 if [[ -n ${OUT:-} && -d ${OUT:-} ]]; then cp "$T/tests.txt" "$T/train.txt" "$T/bench.txt" "$T/step.txt" "$OUT/" 2>/dev/null || true; fi  # full logs back to the caller
