@@ -40,6 +40,23 @@ class CudaCliTest {
         assertNoGpuLine(MainTest.run("demo", "--device", "cuda", "--epochs", "1"), "kiln: error: cuda: no usable GPU here: ");
     }
 
+    /// On a GPU (run by the GPU suite): `ir run --backend cuda` writes what the interpreter writes.
+    @org.junit.jupiter.api.Tag("gpu")
+    @Test void irRunOnCudaMatchesTheInterpreter(@org.junit.jupiter.api.io.TempDir Path dir) {
+        org.junit.jupiter.api.Assumptions.assumeTrue(CudaBackend.available(), () -> "GPU tests skipped: " + CudaBackend.unavailableReason());
+        for (String backend : List.of("interp", "cuda")) {
+            MainTest.Result r = MainTest.run("ir", "run", MLP.toString(), "--input-dir", DATA.toString(), "--backend", backend,
+                    "--output", dir.resolve(backend).toString());
+            assertEquals(0, r.code(), r.err());
+        }
+        for (int i = 0; i < 2; i++) {
+            var want = dev.kiln.runtime.Npy.read(dir.resolve("interp/mlp." + i + ".npy"));
+            var got = dev.kiln.runtime.Npy.read(dir.resolve("cuda/mlp." + i + ".npy"));
+            for (int k = 0; k < want.size(); k++)
+                assertEquals(want.getDouble(k), got.getDouble(k), 1e-4 * (1 + Math.abs(want.getDouble(k))), "result " + i + " element " + k);
+        }
+    }
+
     @Test void unknownBackendListsCuda() {
         MainTest.Result r = MainTest.run("ir", "run", MLP.toString(), "--backend", "tpu");
         assertEquals(2, r.code());
