@@ -46,13 +46,13 @@ public final class PassManager {
         }
 
         /// No hooks at all.
-        public static Options none() { return new Options(false, Set.of(), Set.of(), null, Set.of(), System.err); }
+        public static Options none() { return new Options(false, Set.of(), Set.of(), null, Set.of("all"), System.err); }
 
         public static Options fromSystemProperties() {
             DumpDir dir = DumpDir.configured();
             return new Options(Boolean.getBoolean("kiln.verifyEach"),
                     names(System.getProperty("kiln.printIrAfter")), names(System.getProperty("kiln.printIrBefore")),
-                    dir, dir == null ? Set.of() : names(System.getProperty("kiln.dumpAfter", "all")), System.err);
+                    dir, names(System.getProperty("kiln.dumpAfter", "all")), System.err);
         }
 
         public Options withVerifyEach(boolean on) { return new Options(on, printAfter, printBefore, dumpDir, dumpAfter, err); }
