@@ -6,6 +6,7 @@ import dev.kiln.ir.IrError;
 import dev.kiln.ir.text.Printer;
 import dev.kiln.nn.Module;
 import dev.kiln.optim.Optimizer;
+import dev.kiln.passes.GraphDump;
 import dev.kiln.runtime.AtomicFiles;
 import dev.kiln.runtime.NdArray;
 import dev.kiln.runtime.SafeTensors;
@@ -65,9 +66,10 @@ final class Export {
         Backend jvm = Backend.named("jvm");
         String what = train == null ? "export" : "exportTrainStep";
         try {
-            Graph g = Pipeline.optimize(t.graph(), jvm);
+            GraphDump dump = Compiler.dump(t.graph(), null);
+            Graph g = Pipeline.optimize(t.graph(), jvm, dump);
             JarExporter.Options o = JarExporter.Options.named(className == null ? JarExporter.defaultClassName(jar) : className)
-                    .withOptimize(false).withSeeds(seeds).withConstants(constants).withTrain(train);
+                    .withOptimize(false).withSeeds(seeds).withConstants(constants).withTrain(train).withDump(dump);
             return JarExporter.export(g, tensors, jar, o);
         } catch (IrError | IllegalArgumentException | TensorFileException e) {
             throw new KilnException(what + ": " + e.getMessage());

@@ -1,5 +1,6 @@
 package dev.kiln;
 
+import dev.kiln.codegen.jvm.rt.KernelProfile;
 import dev.kiln.ir.Graph;
 import dev.kiln.optim.Optimizer;
 import dev.kiln.runtime.Executable;
@@ -20,13 +21,21 @@ public final class TrainStep {
     private final List<String> stateKeys;
     private final int stepParam;
 
-    TrainStep(Traced traced, Optimizer optimizer, List<String> stateKeys, int stepParam) {
+    TrainStep(Traced traced, Optimizer optimizer, List<String> stateKeys, int stepParam, Kiln.CompileOptions options) {
         this.traced = traced;
         this.optimizer = optimizer;
         this.stateKeys = stateKeys;
         this.stepParam = stepParam;
-        this.exe = Compiler.get(traced.graph());
+        this.exe = Compiler.get(traced.graph(), options.dumpDir());
+        if (options.profile()) Profiling.enable(exe, "Kiln.compileTrainStep");
     }
+
+    /// Time per kernel over the steps since compiling (or `resetProfile`), as
+    /// `CompiledModel.profile()`: forward, backward and update kernels of the one graph.
+    public KernelProfile profile() { return Profiling.of(exe, "TrainStep.profile"); }
+
+    /// Starts the profile again from zero (e.g. after the first steps).
+    public void resetProfile() { Profiling.enable(exe, "TrainStep.resetProfile"); }
 
     /// The whole step as IR: results are the loss, the new parameters, the new optimizer state.
     public Graph graph() { return traced.graph(); }

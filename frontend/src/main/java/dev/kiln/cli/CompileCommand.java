@@ -47,6 +47,9 @@ final class CompileCommand implements Callable<Integer> {
     @Option(names = "--graph", paramLabel = "NAME", description = "The graph to compile, in a file that holds several.")
     String graph;
 
+    @Option(names = "--dump-dir", paramLabel = "DIR", description = ModelFiles.DUMP_DIR_HELP)
+    Path dumpDir;
+
     @Override public Integer call() {
         switch (target) {
             case "jvm" -> {}
@@ -61,7 +64,7 @@ final class CompileCommand implements Callable<Integer> {
         String fqn = className != null ? className : JarExporter.defaultClassName(output);
         JarExporter.Exported e;
         try {
-            e = JarExporter.export(g, w, output, JarExporter.Options.named(fqn));
+            e = JarExporter.export(g, w, output, JarExporter.Options.named(fqn).withDump(ModelFiles.dump(g, dumpDir)));
         } catch (IrError | IllegalArgumentException ex) {
             throw new CliException(ex.getMessage());
         } catch (UncheckedIOException ex) {

@@ -4,7 +4,6 @@ import dev.kiln.codegen.jvm.PlanBuilder;
 import dev.kiln.codegen.jvm.rt.Plan;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.TensorType;
-import dev.kiln.passes.DumpDir;
 import dev.kiln.passes.GraphDump;
 import dev.kiln.passes.PassManager;
 import dev.kiln.runtime.AtomicFiles;
@@ -53,9 +52,9 @@ public final class JarExporter {
     /// standard passes and fusion first (as the in-process JVM backend's callers do); `seeds`
     /// names parameters drawn at random per run; `constants` names stored tensors that are not
     /// weights (values captured while tracing: a training step does not save them); `train` is
-    /// null for a model; `dumpDir` gets the graph's stages, from the traced input to the
-    /// bytecode (null: `-Dkiln.dumpDir` or `KILN_DUMP_DIR`, else none).
-    public record Options(String className, boolean optimize, Set<String> seeds, Set<String> constants, Train train, DumpDir dumpDir) {
+    /// null for a model; `dump` (null: none) gets the stages of the graph's compile: the passes'
+    /// (when `optimize`), the kernel IR and the bytecode.
+    public record Options(String className, boolean optimize, Set<String> seeds, Set<String> constants, Train train, GraphDump dump) {
         public Options {
             seeds = Set.copyOf(seeds);
             constants = Set.copyOf(constants);
@@ -63,11 +62,11 @@ public final class JarExporter {
 
         public static Options named(String className) { return new Options(className, true, Set.of(), Set.of(), null, null); }
 
-        public Options withOptimize(boolean on) { return new Options(className, on, seeds, constants, train, dumpDir); }
-        public Options withSeeds(Set<String> s) { return new Options(className, optimize, s, constants, train, dumpDir); }
-        public Options withConstants(Set<String> c) { return new Options(className, optimize, seeds, c, train, dumpDir); }
-        public Options withTrain(Train t) { return new Options(className, optimize, seeds, constants, t, dumpDir); }
-        public Options withDumpDir(DumpDir d) { return new Options(className, optimize, seeds, constants, train, d); }
+        public Options withOptimize(boolean on) { return new Options(className, on, seeds, constants, train, dump); }
+        public Options withSeeds(Set<String> s) { return new Options(className, optimize, s, constants, train, dump); }
+        public Options withConstants(Set<String> c) { return new Options(className, optimize, seeds, c, train, dump); }
+        public Options withTrain(Train t) { return new Options(className, optimize, seeds, constants, t, dump); }
+        public Options withDump(GraphDump d) { return new Options(className, optimize, seeds, constants, train, d); }
     }
 
     /// A training step's wiring: result 0 is the loss; `updates` maps each state parameter (weights,
@@ -106,8 +105,7 @@ public final class JarExporter {
         if (fqn == null || !SourceVersion.isName(fqn) || !fqn.contains("."))
             throw new IllegalArgumentException("'" + fqn + "' is not a Java class name with a package (e.g. kiln.model.Mnist)");
         String simple = fqn.substring(fqn.lastIndexOf('.') + 1), pkgPath = fqn.substring(0, fqn.lastIndexOf('.')).replace('.', '/');
-        DumpDir dumps = options.dumpDir() != null ? options.dumpDir() : DumpDir.configured();
-        GraphDump dump = dumps == null ? null : dumps.graph(graph.name());
+        GraphDump dump = options.dump();
         Graph g = options.optimize() ? PassManager.withFusion(PassManager.Options.fromSystemProperties()).run(graph, dump) : graph;
         if (!g.paramNames().equals(graph.paramNames()))
             throw new IllegalStateException("the passes changed the parameters of @" + graph.name());
