@@ -173,4 +173,34 @@ class ModelCommandsTest {
         assertEquals(2, jar.code());
         assertTrue(jar.err().contains("--dump-dir shows the stages of a compile"), jar.err());
     }
+
+    /// A program that compiles without a flag dumps where `KILN_DUMP_DIR` says, unless
+    /// `-Dkiln.dumpDir` says otherwise (the property wins). A fresh JVM each, for its environment.
+    @Test void theEnvironmentVariableAndThePropertyChooseTheDumpDirectory() throws Exception {
+        Path fromEnv = dir.resolve("env"), fromProperty = dir.resolve("prop");
+        runKiln(fromEnv, null);
+        runKiln(fromEnv, fromProperty);
+        assertEquals(List.of("001-mlp", "index.txt"), list(fromEnv));
+        assertEquals(List.of("001-mlp", "index.txt"), list(fromProperty));
+        assertTrue(list(fromProperty.resolve("001-mlp")).contains("08-bytecode.txt"));
+    }
+
+    private void runKiln(Path env, Path property) throws Exception {
+        List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path")));
+        if (property != null) cmd.add("-Dkiln.dumpDir=" + property);
+        cmd.addAll(List.of("dev.kiln.cli.Main", "run", kir.toString(), "--weights", weights.toString(), "--input", "x=" + x, "--input",
+                "target=" + target));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("KILN_DUMP_DIR", env.toString());
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), out);
+    }
+
+    private static List<String> list(Path d) throws Exception {
+        try (var f = Files.list(d)) {
+            return f.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
 }
