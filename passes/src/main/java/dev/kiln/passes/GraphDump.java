@@ -31,7 +31,7 @@ public final class GraphDump {
         }
 
         String line() {
-            StringBuilder s = new StringBuilder(String.format(Locale.ROOT, "%-24s %9s ", file,
+            StringBuilder s = new StringBuilder(String.format(Locale.ROOT, "%-24s %11s ", file,
                     nanos < 0 ? "-" : String.format(Locale.ROOT, "%.3f ms", nanos / 1e6)));
             counts.forEach((k, v) -> s.append(' ').append(k).append('=').append(v).append(' '));
             return s.toString().stripTrailing();
