@@ -11,13 +11,13 @@ import java.util.Map;
 /// through them, and `index.txt` with one line per stage (file, time spent making it, counts):
 ///
 /// ```
-/// 00-input.kir            0.000 ms  ops=24  kernels=0  ops-in-kernels=0
-/// 01-simplify.kir         0.412 ms  ops=20  kernels=0  ops-in-kernels=0
+/// 00-input.kir                0.000 ms  ops=27  kernels=0  ops-in-kernels=0
+/// 01-simplify.kir             0.412 ms  ops=27  kernels=0  ops-in-kernels=0
 /// ...
-/// 05-fuse.kir             1.020 ms  ops=9  kernels=6  ops-in-kernels=17
-/// 06-fuse-report.txt            -   kernels=6
-/// 07-kernels.txt          0.803 ms  kernels=9  buffers=21
-/// 08-bytecode.txt         2.911 ms  classes=1  bytes=10532  methods=12
+/// 05-fuse.kir                 1.020 ms  ops=7  kernels=4  ops-in-kernels=24
+/// 06-fuse-report.txt                 -  kernels=4
+/// 07-kernels.txt              0.803 ms  kernels=5  buffers=13
+/// 08-bytecode.txt             2.911 ms  classes=1  bytes=2597
 /// ```
 ///
 /// Graph stages (`.kir`) are the printer's text, which parses back: each is a reproducer. The
