@@ -65,12 +65,23 @@ public final class KernelProfile {
         return rows;
     }
 
-    /// The rows as a table: kernel, calls, total and mean time, share of the total, achieved
-    /// GFLOP/s (library calls) and GB/s (estimated from the bytes each kernel touches once).
-    public String table() {
-        List<Row> rows = rows();
+    /// The rows as a table, in execution order: kernel, calls, total and mean time, share of the
+    /// total, achieved GFLOP/s (library calls) and GB/s (estimated from the bytes each kernel
+    /// touches once), and the source lines the kernel comes from.
+    public String table() { return table(rows(), Integer.MAX_VALUE); }
+
+    /// The `rowLimit` kernels that took the most time, the slowest first (the total line still
+    /// counts them all): `table(sort_by="cpu_time_total", row_limit=10)` in torch.profiler.
+    public String table(int rowLimit) {
+        List<Row> rows = new ArrayList<>(rows());
+        rows.sort(java.util.Comparator.comparingLong(Row::nanos).reversed());
+        return table(rows, rowLimit);
+    }
+
+    private String table(List<Row> all, int rowLimit) {
+        List<Row> rows = all.subList(0, Math.min(all.size(), Math.max(0, rowLimit)));
         long total = 0;
-        for (Row r : rows) total += r.nanos();
+        for (Row r : all) total += r.nanos();
         int w = "kernel".length();
         for (Row r : rows) w = Math.max(w, Math.min(40, r.kernel().length()));
         StringBuilder s = new StringBuilder();
