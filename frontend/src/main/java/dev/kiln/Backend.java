@@ -3,6 +3,7 @@ package dev.kiln;
 import dev.kiln.codegen.cuda.CudaBackend;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.interp.Interpreter;
+import dev.kiln.passes.GraphDump;
 import dev.kiln.runtime.Executable;
 
 /// What turns a graph into something that runs. Eager tensors, compiled models and compiled
@@ -14,6 +15,10 @@ public interface Backend {
     String name();
 
     Executable compile(Graph graph);
+
+    /// As `compile(graph)`, adding the backend's stages (kernel IR, generated code) to `dump`
+    /// after those the passes wrote there; a backend with nothing to show ignores it.
+    default Executable compile(Graph graph, GraphDump dump) { return compile(graph); }
 
     /// The reference interpreter: slow, obviously right, always available.
     static Backend interpreter() {
@@ -31,6 +36,7 @@ public interface Backend {
         return new Backend() {
             @Override public String name() { return "cuda"; }
             @Override public Executable compile(Graph graph) { return CudaBackend.compile(graph); }
+            @Override public Executable compile(Graph graph, GraphDump dump) { return CudaBackend.compile(graph, dump); }
         };
     }
 
@@ -45,21 +51,21 @@ public interface Backend {
         };
     }
 
-
-    /// A backend class with a static `compile(Graph) -> Executable`, found at run time so that the
-    /// frontend builds before that backend exists.
+    /// A backend class with a static `compile(Graph, GraphDump) -> Executable`, found at run time
+    /// so that the frontend builds before that backend exists.
     private static Backend reflective(String className, String name) {
         java.lang.reflect.Method m;
         try {
-            m = Class.forName(className).getMethod("compile", Graph.class);
+            m = Class.forName(className).getMethod("compile", Graph.class, GraphDump.class);
         } catch (ReflectiveOperationException e) {
             throw new KilnException("backend '" + name + "' is not on the classpath (" + className + " not found)");
         }
         return new Backend() {
             @Override public String name() { return name; }
-            @Override public Executable compile(Graph graph) {
+            @Override public Executable compile(Graph graph) { return compile(graph, null); }
+            @Override public Executable compile(Graph graph, GraphDump dump) {
                 try {
-                    return (Executable) m.invoke(null, graph);
+                    return (Executable) m.invoke(null, graph, dump);
                 } catch (java.lang.reflect.InvocationTargetException e) {
                     if (e.getCause() instanceof RuntimeException r) throw r;
                     throw new IllegalStateException(e.getCause());

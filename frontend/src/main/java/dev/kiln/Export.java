@@ -7,6 +7,7 @@ import dev.kiln.ir.IrError;
 import dev.kiln.ir.text.Printer;
 import dev.kiln.nn.Module;
 import dev.kiln.optim.Optimizer;
+import dev.kiln.passes.GraphDump;
 import dev.kiln.runtime.AtomicFiles;
 import dev.kiln.runtime.NdArray;
 import dev.kiln.runtime.SafeTensors;
@@ -43,7 +44,7 @@ final class Export {
         Traced t = Kiln.traceForward(module, examples.toArray(Tensor[]::new));
         Map<String, NdArray> tensors = storedTensors(t, "export", "a CUDA jar cannot draw yet");
         try {
-            return CudaJar.export(Pipeline.optimize(t.graph(), "cuda"), tensors, jar);
+            return CudaJar.export(Pipeline.optimize(t.graph(), "cuda", null), tensors, jar);
         } catch (IrError | IllegalArgumentException | TensorFileException e) {
             throw new KilnException("export: " + e.getMessage());
         } catch (UncheckedIOException e) {
@@ -80,9 +81,10 @@ final class Export {
         Backend jvm = Backend.named("jvm");
         String what = train == null ? "export" : "exportTrainStep";
         try {
-            Graph g = Pipeline.optimize(t.graph(), jvm);
+            GraphDump dump = Compiler.dump(t.graph(), null);
+            Graph g = Pipeline.optimize(t.graph(), jvm, dump);
             JarExporter.Options o = JarExporter.Options.named(className == null ? JarExporter.defaultClassName(jar) : className)
-                    .withOptimize(false).withSeeds(seeds).withConstants(constants).withTrain(train);
+                    .withOptimize(false).withSeeds(seeds).withConstants(constants).withTrain(train).withDump(dump);
             return JarExporter.export(g, tensors, jar, o);
         } catch (IrError | IllegalArgumentException | TensorFileException e) {
             throw new KilnException(what + ": " + e.getMessage());

@@ -111,7 +111,32 @@ public final class Kiln {
     /// `module.forward` traced once and compiled: a callable that runs the whole forward pass as
     /// one graph (any batch size).
     public static CompiledModel compile(Module module, Tensor... exampleInputs) {
-        return new CompiledModel(traceForward(module, exampleInputs), exampleInputs[0].device());
+        return compile(module, CompileOptions.defaults(), exampleInputs);
+    }
+
+    /// As `compile(module, exampleInputs)`, with debugging options: a profile per kernel
+    /// (`CompiledModel.profile()`) and the IR of every stage written to a directory.
+    public static CompiledModel compile(Module module, CompileOptions options, Tensor... exampleInputs) {
+        return new CompiledModel(traceForward(module, exampleInputs), exampleInputs[0].device(), options);
+    }
+
+    /// What `compile` and `compileTrainStep` do besides compiling, for looking inside:
+    ///
+    /// - `profile`: time every kernel of the compiled graph (jvm backend), read back with
+    ///   `CompiledModel.profile()` / `TrainStep.profile()`, a table like `torch.profiler`'s.
+    ///   `KILN_PROFILE=1` or `-Dkiln.profile=true` turns it on for every compiled graph (and
+    ///   prints the tables when the JVM exits).
+    /// - `dumpDir`: write the graph's stages (traced input, each pass, fusion report, kernel IR,
+    ///   generated code) to a numbered subdirectory of this directory; it compiles the graph
+    ///   again even when the compile cache has it. Without it, `-Dkiln.dumpDir=DIR` or
+    ///   `KILN_DUMP_DIR=DIR` dump every graph compiled.
+    ///
+    /// `Kiln.CompileOptions.defaults().withProfile(true).withDumpDir(Path.of("build/ir"))`.
+    public record CompileOptions(boolean profile, Path dumpDir) {
+        public static CompileOptions defaults() { return new CompileOptions(false, null); }
+
+        public CompileOptions withProfile(boolean on) { return new CompileOptions(on, dumpDir); }
+        public CompileOptions withDumpDir(Path dir) { return new CompileOptions(profile, dir); }
     }
 
     static Traced traceForward(Module module, Tensor... examples) {
@@ -132,6 +157,13 @@ public final class Kiln {
     /// target, gradients of the loss for the optimizer's parameters (the autodiff pass), and the
     /// optimizer's update. See `TrainStep`.
     public static TrainStep compileTrainStep(Module model, Module loss, Optimizer optimizer, Tensor exampleInput, Tensor exampleTarget) {
+        return compileTrainStep(model, loss, optimizer, exampleInput, exampleTarget, CompileOptions.defaults());
+    }
+
+    /// As `compileTrainStep(model, loss, optimizer, exampleInput, exampleTarget)`, with debugging
+    /// options (`CompileOptions`): a profile per kernel (`TrainStep.profile()`), IR dumps.
+    public static TrainStep compileTrainStep(Module model, Module loss, Optimizer optimizer, Tensor exampleInput, Tensor exampleTarget,
+                                             CompileOptions options) {
         try (Tracer t = Tracer.begin()) {
             List<Tensor> ph = Traced.placeholders(t, List.of("x", "y"), List.of(exampleInput, exampleTarget), true);
             Tensor out, l;
@@ -177,7 +209,7 @@ public final class Kiln {
             for (Tensor s : u.state().values()) results.add(s.node);
             Traced step = Traced.extract("train_step", ph, named, results);
             int stepParam = step.graph().paramNames().indexOf("optim.step");
-            return new TrainStep(step, optimizer, List.copyOf(u.state().keySet()), stepParam, exampleInput.device());
+            return new TrainStep(step, optimizer, List.copyOf(u.state().keySet()), stepParam, exampleInput.device(), options);
         }
     }
 

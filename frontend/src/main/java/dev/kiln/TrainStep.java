@@ -1,6 +1,7 @@
 package dev.kiln;
 
 import dev.kiln.codegen.cuda.CudaExecutable;
+import dev.kiln.codegen.jvm.rt.KernelProfile;
 import dev.kiln.ir.Graph;
 import dev.kiln.optim.Optimizer;
 import dev.kiln.runtime.Executable;
@@ -44,13 +45,14 @@ public final class TrainStep {
     private long version;
     private List<NdArray> pulled;
 
-    TrainStep(Traced traced, Optimizer optimizer, List<String> stateKeys, int stepParam, Device device) {
+    TrainStep(Traced traced, Optimizer optimizer, List<String> stateKeys, int stepParam, Device device, Kiln.CompileOptions options) {
         this.traced = traced;
         this.optimizer = optimizer;
         this.stateKeys = stateKeys;
         this.stepParam = stepParam;
         this.device = device;
-        this.exe = Compiler.get(traced.graph(), device);
+        this.exe = Compiler.get(traced.graph(), device, options.dumpDir());
+        if (options.profile()) Profiling.enable(exe, "Kiln.compileTrainStep");
         int n = optimizer.params().size();
         List<Integer> params = new ArrayList<>(), results = new ArrayList<>();
         if (exe instanceof CudaExecutable) {
@@ -74,6 +76,13 @@ public final class TrainStep {
             if (traced.sources().get(j) instanceof Traced.Source.Named(Tensor named) && named == x) return j;
         throw new IllegalStateException("the train step's graph does not read one of the optimizer's tensors");
     }
+
+    /// Time per kernel over the steps since compiling (or `resetProfile`), as
+    /// `CompiledModel.profile()`: forward, backward and update kernels of the one graph.
+    public KernelProfile profile() { return Profiling.of(exe, "TrainStep.profile"); }
+
+    /// Starts the profile again from zero (e.g. after the first steps).
+    public void resetProfile() { Profiling.enable(exe, "TrainStep.resetProfile"); }
 
     /// The whole step as IR: results are the loss, the new parameters, the new optimizer state.
     public Graph graph() { return traced.graph(); }

@@ -6,6 +6,7 @@ import dev.kiln.codegen.cuda.CudaBackend;
 import dev.kiln.codegen.jvm.JvmBackend;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.interp.Interpreter;
+import dev.kiln.passes.GraphDump;
 import dev.kiln.passes.PassManager;
 import dev.kiln.runtime.Executable;
 import dev.kiln.runtime.NdArray;
@@ -33,17 +34,18 @@ final class Backends {
         }
     }
 
-    /// `g`, already optimized for `jvm` or `cuda`, compiled by that backend.
-    static Executable compile(String backend, Graph optimized) {
+    /// `g`, already optimized for `jvm` or `cuda`, compiled by that backend, which adds its
+    /// stages to `dump` when it is not null.
+    static Executable compile(String backend, Graph optimized, GraphDump dump) {
         return switch (backend) {
-            case "jvm" -> JvmBackend.compile(optimized);
-            case "cuda" -> CudaBackend.compile(optimized);
+            case "jvm" -> JvmBackend.compile(optimized, dump);
+            case "cuda" -> CudaBackend.compile(optimized, dump);
             default -> args -> Interpreter.run(optimized, args);
         };
     }
 
     static List<NdArray> run(String backend, Graph g, List<NdArray> inputs) {
         if (backend.equals("interp")) return Interpreter.run(g, inputs);
-        return compile(backend, PassManager.withFusion(PassManager.Options.none()).run(g)).run(inputs);
+        return compile(backend, PassManager.withFusion(PassManager.Options.none()).run(g), null).run(inputs);
     }
 }

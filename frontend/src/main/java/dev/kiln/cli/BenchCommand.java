@@ -12,13 +12,13 @@ import java.util.concurrent.Callable;
 
 import dev.kiln.codegen.cuda.CudaBackend;
 import dev.kiln.codegen.jvm.JvmBackend;
-import dev.kiln.codegen.jvm.PlanBuilder;
+import dev.kiln.codegen.jvm.JvmExecutable;
 import dev.kiln.codegen.jvm.rt.Gemm;
-import dev.kiln.codegen.jvm.rt.PlanExecutable;
 import dev.kiln.codegen.jvm.rt.Pool;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.IrError;
 import dev.kiln.ir.interp.Interpreter;
+import dev.kiln.passes.GraphDump;
 import dev.kiln.runtime.Executable;
 import dev.kiln.runtime.NdArray;
 import picocli.CommandLine.Command;
@@ -69,10 +69,15 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--graph", paramLabel = "NAME", description = "The graph to time, in a file that holds several.")
     String graph;
 
+    @Option(names = "--dump-dir", paramLabel = "DIR", description = ModelFiles.DUMP_DIR_HELP)
+    Path dumpDir;
+
     @Override public Integer call() {
         Backends.check(spec.commandLine(), backend);
         if (iters < 1 || warmup < 0) throw new ParameterException(spec.commandLine(), "--iters must be >= 1 and --warmup >= 0");
         if (profile && !backend.equals("jvm")) throw new ParameterException(spec.commandLine(), "--profile times the kernels of --backend jvm");
+        if (dumpDir != null && !backend.equals("jvm"))
+            throw new ParameterException(spec.commandLine(), "--dump-dir shows the stages of a compile: it needs --backend jvm");
         Graph g = KirFile.read(file).graph(graph);
         Map<String, NdArray> w = ModelFiles.weights(weights);
         Map<String, Path> files = ModelFiles.inputFiles(g, ModelFiles.inputs(g, w), inputs);
@@ -88,14 +93,14 @@ final class BenchCommand implements Callable<Integer> {
                 !backend.equals("jvm") ? "" : Gemm.kernelName().equals("vector") ? ", vector matrix kernel"
                         : ", scalar matrix kernel (KILN_JAVA_OPTS='--add-modules jdk.incubator.vector' for the vector one)");
 
+        GraphDump dump = backend.equals("jvm") ? ModelFiles.dump(g, dumpDir) : null;
         Executable exe;
-        Graph opt = g;
         long t0 = System.nanoTime();
         try {
             if (!backend.equals("interp")) {
-                opt = ModelFiles.optimize(g);
+                Graph opt = ModelFiles.optimize(g, dump);
                 long t1 = System.nanoTime();
-                exe = Backends.compile(backend, opt);
+                exe = Backends.compile(backend, opt, dump);
                 long t2 = System.nanoTime();
                 out.printf(Locale.ROOT, "compile     %9.1f ms  (passes %.1f ms, code generation %.1f ms)%n", (t2 - t0) / 1e6,
                         (t1 - t0) / 1e6, (t2 - t1) / 1e6);
@@ -128,15 +133,14 @@ final class BenchCommand implements Callable<Integer> {
                     batch, in.symbols().get(batch));
         else out.printf(Locale.ROOT, "throughput  %,9.1f runs/s%n", runsPerSec);
 
-        if (profile) {
-            PlanExecutable pe = PlanBuilder.compile(opt, Pool.shared());
-            for (int i = 0; i < warmup + 1; i++) pe.run(args);
-            pe.enableProfile();
-            for (int i = 0; i < iters; i++) pe.run(args);
+        if (profile) { // the same compiled code again, with a timer around each kernel
+            JvmExecutable jvm = (JvmExecutable) exe;
+            jvm.enableProfile();
+            for (int i = 0; i < iters; i++) jvm.run(args);
             out.println();
             out.println("profile: " + iters + " runs, wall time per kernel (a call includes its epilogue); GB/s counts each buffer a "
                     + "kernel touches once");
-            out.print(pe.profile().table());
+            out.print(jvm.profile().table());
         }
         out.flush();
         return 0;

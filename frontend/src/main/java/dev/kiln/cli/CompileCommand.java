@@ -49,6 +49,9 @@ final class CompileCommand implements Callable<Integer> {
     @Option(names = "--graph", paramLabel = "NAME", description = "The graph to compile, in a file that holds several.")
     String graph;
 
+    @Option(names = "--dump-dir", paramLabel = "DIR", description = ModelFiles.DUMP_DIR_HELP)
+    Path dumpDir;
+
     @Override public Integer call() {
         switch (target) {
             case "jvm", "cuda" -> {}
@@ -60,7 +63,7 @@ final class CompileCommand implements Callable<Integer> {
         Map<String, NdArray> w = ModelFiles.weights(weights);
         String fqn = className != null ? className : JarExporter.defaultClassName(output);
         if (target.equals("cuda")) return cuda(g, w);
-        JarExporter.Exported e = writing(() -> JarExporter.export(g, w, output, JarExporter.Options.named(fqn)));
+        JarExporter.Exported e = writing(() -> JarExporter.export(g, w, output, JarExporter.Options.named(fqn).withDump(ModelFiles.dump(g, dumpDir))));
         PrintWriter out = spec.commandLine().getOut();
         List<String> inputs = ModelFiles.inputs(g, w);
         out.printf("wrote %s (%,d bytes): entry class %s%n", output, e.bytes(), e.entryClass());
@@ -82,7 +85,7 @@ final class CompileCommand implements Callable<Integer> {
     /// `--target cuda`: the graph through the passes and fusion, its PTX and the weights in a CUDA jar.
     private int cuda(Graph g, Map<String, NdArray> w) {
         if (className != null) throw new ParameterException(spec.commandLine(), "--class is for --target jvm (a CUDA jar has no generated entry class)");
-        CudaJar.Exported e = writing(() -> CudaJar.export(ModelFiles.optimize(g), w, output));
+        CudaJar.Exported e = writing(() -> CudaJar.export(ModelFiles.optimize(g, ModelFiles.dump(g, dumpDir)), w, output));
         PrintWriter out = spec.commandLine().getOut();
         List<String> inputs = ModelFiles.inputs(g, w);
         out.printf("wrote %s (%,d bytes): PTX for CUDA (sm_80 and later), JCuda and its driver binding included%n", output, e.bytes());
