@@ -2,7 +2,9 @@
 # Builds gpu-bundle/ (git-ignored): everything scripts/gpu-check.sh needs on the lent GPU
 # machine, which has a GPU driver but no Java and no Maven:
 #   jre.tar.xz   a jlinked JRE 25 (GPU.md's module list, plus jdk.zipfs: JUnit scans jars with it)
-#   lib/*.jar    Kiln's modules, codegen-cuda's test classes, JCuda, JUnit's launcher
+#   lib/*.jar    Kiln's modules, codegen-cuda's and the frontend's test classes, JCuda, picocli,
+#                JUnit's launcher
+#   fashion-mnist/  the four Fashion-MNIST .gz files (30 MB), for the 2-epoch training on the GPU
 #   native/      libJCudaDriver-12.0.0-linux-x86_64.so from the jcuda-natives jar (the only
 #                JCuda native library the driver API needs)
 #   COMMIT       the commit it was built from
@@ -19,13 +21,21 @@ rm -rf "$OUT"
 mkdir -p "$OUT/lib" "$OUT/native"
 
 echo "gpu-bundle: compiling (no tests run)"
-$MVN -B -q -pl codegen-cuda -am test-compile dependency:copy-dependencies \
+DATA=${KILN_FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
+for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+  [[ -f $DATA/$f.gz ]] || { echo "gpu-bundle: $DATA/$f.gz is missing (apt-get install dataset-fashion-mnist, or set KILN_FASHION_MNIST=DIR)" >&2; exit 1; }
+done
+$MVN -B -q -pl codegen-cuda,frontend -am test-compile dependency:copy-dependencies \
   -DincludeScope=test -DexcludeGroupIds=dev.kiln -DoutputDirectory="$PWD/$OUT/deps" >/dev/null
 
-for m in runtime ir passes codegen-cuda; do
+for m in runtime ir passes codegen-jvm codegen-cuda frontend; do
   "$JAVA_HOME/bin/jar" --create --file "$OUT/lib/kiln-$m.jar" -C "$m/target/classes" .
 done
-"$JAVA_HOME/bin/jar" --create --file "$OUT/lib/kiln-codegen-cuda-tests.jar" -C codegen-cuda/target/test-classes .
+for m in codegen-cuda frontend; do
+  "$JAVA_HOME/bin/jar" --create --file "$OUT/lib/kiln-$m-tests.jar" -C $m/target/test-classes .
+done
+mkdir -p "$OUT/fashion-mnist"
+cp "$DATA"/*-ubyte.gz "$OUT/fashion-mnist/"
 natives=$(ls "$OUT"/deps/jcuda-natives-*-linux-x86_64.jar)
 (cd "$OUT/native" && "$JAVA_HOME/bin/jar" --extract --file "../../$natives" lib/libJCudaDriver-12.0.0-linux-x86_64.so \
   && mv lib/*.so . && rmdir lib)

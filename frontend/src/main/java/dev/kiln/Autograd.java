@@ -41,9 +41,10 @@ final class Autograd {
                     + ", the tensor has shape " + out.shapeText());
 
         Plan plan = new Plan(out.node);
-        Realizer.realize(plan.computeFirst);
+        Device device = out.device();
+        Realizer.realize(plan.computeFirst, device);
         Node seed = gradient == null ? null : gradient.to(out.dtype()).detach().node;
-        if (seed != null) Realizer.realize(List.of(seed));
+        if (seed != null) Realizer.realize(List.of(seed), device);
 
         List<Node> wrtNodes = new ArrayList<>();
         Extract ex = new Extract(n -> plan.expands(n) ? Extract.Role.EXPAND : Extract.Role.INPUT,
@@ -66,9 +67,12 @@ final class Autograd {
             throw new KilnException(loc, "backward(): no leaf the tensor depends on requires grad any longer");
         List<String> wrt = wrtNodes.stream().map(n -> ((dev.kiln.ir.Op.Param) ex.valueOf(n).op()).name()).toList();
         Graph fg = g;
-        var exe = Compiler.get("grad " + wrt + " " + GraphKey.of(g), () -> Differentiate.joint(fg, wrt));
+        var exe = Compiler.get("grad " + wrt + " " + GraphKey.of(g), () -> Differentiate.joint(fg, wrt), device);
         List<NdArray> in = new ArrayList<>();
-        for (Node n : ex.inputs()) in.add(n.data);
+        for (Node n : ex.inputs()) {
+            n.fetch();
+            in.add(n.data);
+        }
         List<NdArray> res = exe.run(in);
         if (storesOutput && out.node.data == null) out.node.data = res.getFirst();
         try (var _ = Kiln.noGrad()) {

@@ -1,5 +1,6 @@
 package dev.kiln;
 
+import dev.kiln.codegen.jvm.rt.KernelProfile;
 import dev.kiln.ir.Graph;
 import dev.kiln.runtime.Executable;
 import dev.kiln.runtime.NdArray;
@@ -14,11 +15,27 @@ import java.util.List;
 public final class CompiledModel {
     private final Traced traced;
     private final Executable exe;
+    private final Device device;
 
-    CompiledModel(Traced traced) {
+    /// Compiled for `device` (that of the example inputs): `cuda` compiles to PTX.
+    CompiledModel(Traced traced, Device device, Kiln.CompileOptions options) {
         this.traced = traced;
-        this.exe = Compiler.get(traced.graph());
+        this.device = device;
+        this.exe = Compiler.get(traced.graph(), device, options.dumpDir());
+        if (options.profile()) Profiling.enable(exe, "Kiln.compile");
     }
+
+    /// Where it runs: the device of the example inputs it was traced with.
+    public Device device() { return device; }
+
+    /// Time per kernel over the `forward` calls since compiling (or `resetProfile`): calls, total
+    /// and mean time, share, achieved GFLOP/s (matrix products, convolutions) and GB/s, source
+    /// lines; `toString()` is the table. Needs profiling on: `Kiln.CompileOptions` with
+    /// `withProfile(true)`, or `KILN_PROFILE=1` / `-Dkiln.profile=true`.
+    public KernelProfile profile() { return Profiling.of(exe, "CompiledModel.profile"); }
+
+    /// Starts the profile again from zero (e.g. after warm-up calls).
+    public void resetProfile() { Profiling.enable(exe, "CompiledModel.resetProfile"); }
 
     /// The compiled graph (print it to see the IR with source locations).
     public Graph graph() { return traced.graph(); }
@@ -29,9 +46,13 @@ public final class CompiledModel {
         if (inputs.length != expected)
             throw new KilnException("compiled forward takes " + expected + " inputs, given " + inputs.length);
         Traced.checkInputs("compiled forward", traced.graph(), traced.sources(), List.of(inputs));
+        for (int i = 0; i < inputs.length; i++)
+            if (!inputs[i].device().equals(device))
+                throw new KilnException("compiled forward: input #" + i + " is on " + inputs[i].device() + ", but the model was compiled for "
+                        + device + " (move it with to(device))");
         List<NdArray> in = new ArrayList<>();
         for (Tensor t : inputs) in.add(t.data());
         List<NdArray> out = exe.run(traced.arguments(in));
-        return new Tensor(out.getFirst(), inputs[0].device());
+        return new Tensor(out.getFirst(), device);
     }
 }

@@ -1,14 +1,18 @@
 package dev.kiln;
 
 import dev.kiln.ir.Graph;
+import dev.kiln.passes.DumpDir;
+import dev.kiln.passes.GraphDump;
 import dev.kiln.runtime.Executable;
 
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Supplier;
 
 /// The compile cache shared by eager realization, backward, compiled models and train steps:
-/// an executable per distinct graph key, compiled once through the current backend. Bounded (least
+/// an executable per distinct graph key and device, compiled once through that device's backend
+/// (the CPU's: the current backend; `cuda`'s: the CUDA backend). Bounded (least
 /// recently used entries go first) so a program that keeps making new graphs does not grow without
 /// limit. Invariant: `misses()` counts exactly the graphs handed to the backend.
 final class Compiler {
@@ -19,11 +23,18 @@ final class Compiler {
         @Override protected boolean removeEldestEntry(Map.Entry<String, Executable> e) { return size() > CAPACITY; }
     };
     private static long misses, hits;
-    private static Backend backend;
+    private static Backend backend, cuda;
 
     static synchronized Backend backend() {
         if (backend == null) backend = Backend.named(System.getProperty("kiln.backend", "jvm"));
         return backend;
+    }
+
+    /// The backend that computes tensors on `device`.
+    static synchronized Backend backend(Device device) {
+        if (device.kind() == Device.Kind.CPU) return backend();
+        if (cuda == null) cuda = Backend.cuda();
+        return cuda;
     }
 
     static synchronized void setBackend(Backend b) {
@@ -31,30 +42,46 @@ final class Compiler {
         CACHE.clear();
     }
 
-    /// The executable for the graph that `graph` builds, compiling it on a miss. `key` must
-    /// determine the graph's function (see GraphKey).
-    static Executable get(String key, Supplier<Graph> graph) {
+    /// The executable for the graph that `graph` builds, on `device`'s backend, compiling it on a
+    /// miss. `key` must determine the graph's function (see GraphKey). Each graph compiled gets a
+    /// numbered subdirectory of the dump directory (`-Dkiln.dumpDir` or `KILN_DUMP_DIR`) when one is set.
+    static Executable get(String key, Supplier<Graph> graph, Device device) { return get(key, graph, device, null); }
+
+    /// As `get(key, graph, device)`; with `dumpDir` not null, the graph is compiled again (a hit
+    /// too) so that its stages are written there.
+    static Executable get(String key, Supplier<Graph> graph, Device device, Path dumpDir) {
         Backend b;
         synchronized (Compiler.class) {
-            Executable e = CACHE.get(key);
+            b = backend(device);
+            key = b.name() + " " + key;
+            Executable e = dumpDir == null ? CACHE.get(key) : null;
             if (e != null) {
                 hits++;
                 return e;
             }
             misses++;
-            b = backend();
         }
         Graph g = graph.get();
         if (Boolean.getBoolean("kiln.logCompiles"))
             System.err.println("kiln: compiling graph #" + misses() + " with " + b.name() + ":\n" + dev.kiln.ir.text.Printer.print(g, true));
-        Executable e = b.compile(Pipeline.optimize(g, b));
+        GraphDump dump = dump(g, dumpDir);
+        Executable e = b.compile(Pipeline.optimize(g, b, dump), dump);
         synchronized (Compiler.class) {
             CACHE.put(key, e);
         }
         return e;
     }
 
-    static Executable get(Graph g) { return get(GraphKey.of(g), () -> g); }
+    static Executable get(Graph g, Device device) { return get(GraphKey.of(g), () -> g, device, null); }
+
+    static Executable get(Graph g, Device device, Path dumpDir) { return get(GraphKey.of(g), () -> g, device, dumpDir); }
+
+    /// A new subdirectory for `g`'s stages in `dumpDir`, else in the directory `-Dkiln.dumpDir` or
+    /// `KILN_DUMP_DIR` names; null when there is none.
+    static GraphDump dump(Graph g, Path dumpDir) {
+        DumpDir dumps = dumpDir != null ? DumpDir.at(dumpDir) : DumpDir.configured();
+        return dumps == null ? null : dumps.graph(g.name());
+    }
 
     static synchronized long misses() { return misses; }
     static synchronized long hits() { return hits; }

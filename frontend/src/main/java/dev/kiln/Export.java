@@ -1,11 +1,13 @@
 package dev.kiln;
 
+import dev.kiln.codegen.cuda.CudaJar;
 import dev.kiln.codegen.jvm.jar.JarExporter;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.IrError;
 import dev.kiln.ir.text.Printer;
 import dev.kiln.nn.Module;
 import dev.kiln.optim.Optimizer;
+import dev.kiln.passes.GraphDump;
 import dev.kiln.runtime.AtomicFiles;
 import dev.kiln.runtime.NdArray;
 import dev.kiln.runtime.SafeTensors;
@@ -34,6 +36,20 @@ final class Export {
     static JarExporter.Exported model(Module module, List<Tensor> examples, Path jar, String className) {
         Traced t = Kiln.traceForward(module, examples.toArray(Tensor[]::new));
         return write(t, jar, className, null);
+    }
+
+    /// `module.forward` as a CUDA jar (see `CudaJar`): the graph through the passes and fusion
+    /// the CUDA backend gets, its PTX, and the module's current weights.
+    static CudaJar.Exported cuda(Module module, List<Tensor> examples, Path jar) {
+        Traced t = Kiln.traceForward(module, examples.toArray(Tensor[]::new));
+        Map<String, NdArray> tensors = storedTensors(t, "export", "a CUDA jar cannot draw yet");
+        try {
+            return CudaJar.export(Pipeline.optimize(t.graph(), "cuda", null), tensors, jar);
+        } catch (IrError | IllegalArgumentException | TensorFileException e) {
+            throw new KilnException("export: " + e.getMessage());
+        } catch (UncheckedIOException e) {
+            throw new KilnException("export: cannot write " + jar + ": " + e.getCause().getMessage());
+        }
     }
 
     static JarExporter.Exported trainStep(TrainStep step, Path jar, String className) {
@@ -65,15 +81,28 @@ final class Export {
         Backend jvm = Backend.named("jvm");
         String what = train == null ? "export" : "exportTrainStep";
         try {
-            Graph g = Pipeline.optimize(t.graph(), jvm);
+            GraphDump dump = Compiler.dump(t.graph(), null);
+            Graph g = Pipeline.optimize(t.graph(), jvm, dump);
             JarExporter.Options o = JarExporter.Options.named(className == null ? JarExporter.defaultClassName(jar) : className)
-                    .withOptimize(false).withSeeds(seeds).withConstants(constants).withTrain(train);
+                    .withOptimize(false).withSeeds(seeds).withConstants(constants).withTrain(train).withDump(dump);
             return JarExporter.export(g, tensors, jar, o);
         } catch (IrError | IllegalArgumentException | TensorFileException e) {
             throw new KilnException(what + ": " + e.getMessage());
         } catch (UncheckedIOException e) {
             throw new KilnException(what + ": cannot write " + jar + ": " + e.getCause().getMessage());
         }
+    }
+
+    /// The tensors `collect` finds, for a graph that must not draw random numbers (`what` says
+    /// who asks, `why` why it cannot).
+    private static Map<String, NdArray> storedTensors(Traced t, String what, String why) {
+        Map<String, NdArray> tensors = new LinkedHashMap<>();
+        Set<String> seeds = new HashSet<>();
+        collect(t, tensors, seeds, new HashSet<>());
+        if (!seeds.isEmpty())
+            throw new KilnException(what + ": the model draws random numbers (" + String.join(", ", seeds) + "), which " + why
+                    + "; call model.eval() before " + (what.equals("saveTraced") ? "saving" : "exporting"));
+        return tensors;
     }
 
     private static void collect(Traced t, Map<String, NdArray> tensors, Set<String> seeds, Set<String> constants) {
@@ -97,12 +126,7 @@ final class Export {
     /// `dir/model.kir` (the graph, with source locations) and `dir/weights.safetensors` (every
     /// parameter that is not a traced input), each written atomically.
     static void save(Traced t, Path dir) {
-        Map<String, NdArray> tensors = new LinkedHashMap<>();
-        Set<String> seeds = new HashSet<>();
-        collect(t, tensors, seeds, new HashSet<>());
-        if (!seeds.isEmpty())
-            throw new KilnException("saveTraced: the model draws random numbers (" + String.join(", ", seeds)
-                    + "), which a saved graph would take as inputs; call model.eval() before saving");
+        Map<String, NdArray> tensors = storedTensors(t, "saveTraced", "a saved graph would take as inputs");
         try {
             Files.createDirectories(dir);
             AtomicFiles.write(dir.resolve("model.kir"), Printer.print(t.graph(), true).getBytes(StandardCharsets.UTF_8));

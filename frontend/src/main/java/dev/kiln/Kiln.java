@@ -53,10 +53,11 @@ public final class Kiln {
     /// Computes every pending tensor given, together, in one graph.
     public static void realize(Tensor... tensors) { realize(Arrays.asList(tensors)); }
 
+    /// Tensors on different devices are computed in one graph per device.
     public static void realize(Collection<Tensor> tensors) {
-        List<Node> nodes = new ArrayList<>();
-        for (Tensor t : tensors) if (t != null) nodes.add(t.node);
-        Realizer.realize(nodes);
+        Map<Device, List<Node>> nodes = new LinkedHashMap<>();
+        for (Tensor t : tensors) if (t != null) nodes.computeIfAbsent(t.device(), _ -> new ArrayList<>()).add(t.node);
+        nodes.forEach((device, list) -> Realizer.realize(list, device));
     }
 
     /// How many graphs have been compiled (compile-cache misses) since the start or `clearCache`.
@@ -110,7 +111,32 @@ public final class Kiln {
     /// `module.forward` traced once and compiled: a callable that runs the whole forward pass as
     /// one graph (any batch size).
     public static CompiledModel compile(Module module, Tensor... exampleInputs) {
-        return new CompiledModel(traceForward(module, exampleInputs));
+        return compile(module, CompileOptions.defaults(), exampleInputs);
+    }
+
+    /// As `compile(module, exampleInputs)`, with debugging options: a profile per kernel
+    /// (`CompiledModel.profile()`) and the IR of every stage written to a directory.
+    public static CompiledModel compile(Module module, CompileOptions options, Tensor... exampleInputs) {
+        return new CompiledModel(traceForward(module, exampleInputs), exampleInputs[0].device(), options);
+    }
+
+    /// What `compile` and `compileTrainStep` do besides compiling, for looking inside:
+    ///
+    /// - `profile`: time every kernel of the compiled graph (jvm backend), read back with
+    ///   `CompiledModel.profile()` / `TrainStep.profile()`, a table like `torch.profiler`'s.
+    ///   `KILN_PROFILE=1` or `-Dkiln.profile=true` turns it on for every compiled graph (and
+    ///   prints the tables when the JVM exits).
+    /// - `dumpDir`: write the graph's stages (traced input, each pass, fusion report, kernel IR,
+    ///   generated code) to a numbered subdirectory of this directory; it compiles the graph
+    ///   again even when the compile cache has it. Without it, `-Dkiln.dumpDir=DIR` or
+    ///   `KILN_DUMP_DIR=DIR` dump every graph compiled.
+    ///
+    /// `Kiln.CompileOptions.defaults().withProfile(true).withDumpDir(Path.of("build/ir"))`.
+    public record CompileOptions(boolean profile, Path dumpDir) {
+        public static CompileOptions defaults() { return new CompileOptions(false, null); }
+
+        public CompileOptions withProfile(boolean on) { return new CompileOptions(on, dumpDir); }
+        public CompileOptions withDumpDir(Path dir) { return new CompileOptions(profile, dir); }
     }
 
     static Traced traceForward(Module module, Tensor... examples) {
@@ -131,6 +157,13 @@ public final class Kiln {
     /// target, gradients of the loss for the optimizer's parameters (the autodiff pass), and the
     /// optimizer's update. See `TrainStep`.
     public static TrainStep compileTrainStep(Module model, Module loss, Optimizer optimizer, Tensor exampleInput, Tensor exampleTarget) {
+        return compileTrainStep(model, loss, optimizer, exampleInput, exampleTarget, CompileOptions.defaults());
+    }
+
+    /// As `compileTrainStep(model, loss, optimizer, exampleInput, exampleTarget)`, with debugging
+    /// options (`CompileOptions`): a profile per kernel (`TrainStep.profile()`), IR dumps.
+    public static TrainStep compileTrainStep(Module model, Module loss, Optimizer optimizer, Tensor exampleInput, Tensor exampleTarget,
+                                             CompileOptions options) {
         try (Tracer t = Tracer.begin()) {
             List<Tensor> ph = Traced.placeholders(t, List.of("x", "y"), List.of(exampleInput, exampleTarget), true);
             Tensor out, l;
@@ -176,7 +209,7 @@ public final class Kiln {
             for (Tensor s : u.state().values()) results.add(s.node);
             Traced step = Traced.extract("train_step", ph, named, results);
             int stepParam = step.graph().paramNames().indexOf("optim.step");
-            return new TrainStep(step, optimizer, List.copyOf(u.state().keySet()), stepParam);
+            return new TrainStep(step, optimizer, List.copyOf(u.state().keySet()), stepParam, exampleInput.device(), options);
         }
     }
 
@@ -194,6 +227,24 @@ public final class Kiln {
     /// `x1`, ... in the jar), with the entry class named `className` (null: from the jar's name).
     public static JarExporter.Exported export(Module module, List<Tensor> exampleInputs, Path jar, String className) {
         return Export.model(module, exampleInputs, jar, className);
+    }
+
+    /// What an exported jar's code runs on.
+    public enum Target {
+        /// JVM bytecode: runs on any Java 25 runtime (`export(module, input, jar)`).
+        JVM,
+        /// PTX for NVIDIA GPUs (sm_80 and later), run through the CUDA driver with JCuda; the jar
+        /// carries JCuda and its driver binding, and needs a GPU and its driver where it runs.
+        CUDA
+    }
+
+    /// As `export(module, exampleInput, jar)` for `target`; returns the jar's size in bytes.
+    /// Writing a `CUDA` jar needs no GPU. See `CudaJar` for what the jar holds.
+    public static long export(Module module, Tensor exampleInput, Path jar, Target target) {
+        return switch (target) {
+            case JVM -> export(module, exampleInput, jar).bytes();
+            case CUDA -> Export.cuda(module, List.of(exampleInput), jar).bytes();
+        };
     }
 
     /// Writes a compiled training step as a standalone jar that continues training from the

@@ -49,6 +49,8 @@ final class Node {
     private final boolean opRequiresGrad;
     /// For a LEAF: a random-number seed that compiled graphs redraw on every call.
     boolean seed;
+    /// For a LEAF whose values live on the GPU (no `data` yet): copies them to the host.
+    private java.util.function.Supplier<NdArray> onDevice;
 
     private Node(Kind kind, Value value, List<Node> inputs, NdArray data, Tensor owner, Node source, boolean requiresGrad) {
         this.kind = kind;
@@ -72,6 +74,21 @@ final class Node {
 
     static Node leaf(NdArray data, TensorType type, Tensor owner) {
         return new Node(Kind.LEAF, param(type), List.of(), data, owner, null, false);
+    }
+
+    /// A leaf whose values stay on the GPU until read: `fetch` copies them to the host then.
+    static Node onDevice(TensorType type, Tensor owner, java.util.function.Supplier<NdArray> fetch) {
+        Node n = new Node(Kind.LEAF, param(type), List.of(), null, owner, null, false);
+        n.onDevice = fetch;
+        return n;
+    }
+
+    /// Makes `data` hold the values of a leaf (copying them from the GPU when they are there).
+    void fetch() {
+        if (data != null) return;
+        if (onDevice == null) throw new IllegalStateException("leaf without values");
+        data = onDevice.get();
+        onDevice = null;
     }
 
     static Node placeholder(String name, TensorType type) {

@@ -31,7 +31,7 @@ import java.util.function.BiFunction;
 /// a new leaf holding new values, so pending computations keep the values they were built on.
 public final class Tensor {
     Node node;
-    private final Device device;
+    private Device device;
     private boolean requiresGrad;
     private Tensor grad;
 
@@ -90,8 +90,9 @@ public final class Tensor {
         return new Tensor(a, Device.cpu());
     }
 
-    public static Tensor zerosLike(Tensor t) { return full(t.dtype(), 0, t.shape()); }
-    public static Tensor onesLike(Tensor t) { return full(t.dtype(), 1, t.shape()); }
+    /// Zeros of `t`'s dtype and shape, on `t`'s device.
+    public static Tensor zerosLike(Tensor t) { return full(t.dtype(), 0, t.shape()).to(t.device); }
+    public static Tensor onesLike(Tensor t) { return full(t.dtype(), 1, t.shape()).to(t.device); }
 
     /// Uniform numbers in [0, 1), f32, from the generator that `Kiln.manualSeed` seeds.
     public static Tensor rand(int... shape) {
@@ -125,8 +126,7 @@ public final class Tensor {
         Tensor seed = scalar(Generator.nextSeed());
         seed.node.seed = true;
         TensorType t = like.type().withDType(dt);
-        Tensor r = record("random_uniform", (b, v) -> b.randomUniform(v.getFirst(), t), seed);
-        return r;
+        return record("random_uniform", (b, v) -> b.randomUniform(v.getFirst(), t), seed).to(like.device);
     }
 
     /// Uniform integers in [low, high), i64.
@@ -290,7 +290,7 @@ public final class Tensor {
 
     /// The values, computing them if pending. Not a copy: callers must not modify it.
     NdArray data() {
-        if (node.data == null) Realizer.realize(List.of(node)); // a traced input's descendants fail there, by name
+        if (node.data == null) Realizer.realize(List.of(node), device); // a traced input's descendants fail there, by name
         return node.data;
     }
 
@@ -331,9 +331,30 @@ public final class Tensor {
 
     // ==== placement and conversion ===========================================================
 
+    /// This tensor on device `d` (itself when it is there already). The values are shared, not
+    /// copied (tensors never change their values in place); what changes is where the ops on the
+    /// result run. Gradients flow back through the move, as in PyTorch.
     public Tensor to(Device d) {
         if (d.equals(device)) return this;
-        throw new KilnException("cannot move a tensor to " + d + ": only the CPU is available");
+        if (node.data != null && !requiresGrad()) return new Tensor(node.data, d);
+        return new Tensor(node, d);
+    }
+
+    /// `to(Device.cuda())`: throws saying why when this process cannot use a GPU.
+    public Tensor cuda() { return to(Device.cuda()); }
+
+    public Tensor cpu() { return to(Device.cpu()); }
+
+    /// Moves this tensor to `d` in place, keeping its identity, values, gradient flag and
+    /// gradient: what `Module.to` does to parameters (PyTorch's `p.data = p.data.to(d)`).
+    /// Only for leaves; returns this tensor.
+    public Tensor to_(Device d) {
+        if (d.equals(device)) return this;
+        if (!isLeaf()) throw new KilnException("to_: only leaf tensors move in place; use to(device) on the result of an op");
+        if (Tracer.isTracing()) throw new KilnException("to_: tensors cannot move while tracing");
+        device = d;
+        if (grad != null) grad = grad.to(d);
+        return this;
     }
 
     /// The values converted to `dtype` (floats to integers truncate toward zero).
@@ -367,11 +388,7 @@ public final class Tensor {
     /// Records `f` applied to the values of `inputs` at the user's current line.
     static Tensor record(String op, BiFunction<Builder, List<Value>, Value> f, Tensor... inputs) {
         Loc loc = Locations.capture();
-        Device d = inputs[0].device;
-        for (int i = 1; i < inputs.length; i++)
-            if (!inputs[i].device.equals(d))
-                throw new KilnException(loc, "'" + op + "' operand #" + i + " is on " + inputs[i].device
-                        + ", operand #0 is on " + d + " (move them to one device with to(device))");
+        Device d = checkDevices(op, loc, inputs);
         List<Node> nodes = new ArrayList<>(inputs.length);
         for (Tensor t : inputs) nodes.add(t.node);
         return new Tensor(Node.emit(loc, nodes, f), d);
@@ -389,7 +406,7 @@ public final class Tensor {
     private static Tensor record(Loc loc, BiFunction<Builder, List<Value>, Value> f, Tensor... inputs) {
         List<Node> nodes = new ArrayList<>(inputs.length);
         for (Tensor t : inputs) nodes.add(t.node);
-        return new Tensor(Node.emit(loc, nodes, f), inputs[0].device);
+        return new Tensor(Node.emit(loc, nodes, f), checkDevices("op", loc, inputs));
     }
 
     // ==== elementwise ========================================================================
@@ -944,11 +961,19 @@ public final class Tensor {
 
     private static int axis(String op, int d, int rank) { return axis(op, d, rank, Locations.capture()); }
 
-    private static void checkDevices(String op, Loc loc, Tensor... ts) {
-        for (int i = 1; i < ts.length; i++)
-            if (!ts[i].device.equals(ts[0].device))
-                throw new KilnException(loc, "'" + op + "' operand #" + i + " is on " + ts[i].device + ", operand #0 is on "
-                        + ts[0].device + " (move them to one device with to(device))");
+    /// The device an op on `ts` runs on: the one they all share, where a one-element CPU tensor of
+    /// rank 0 (a Java number made a tensor) goes with any device, as in PyTorch. Throws naming
+    /// the op, both devices and the user's line when two operands are on different devices.
+    private static Device checkDevices(String op, Loc loc, Tensor... ts) {
+        int first = -1;
+        for (int i = 0; i < ts.length; i++) {
+            if (ts[i].device.kind() == Device.Kind.CPU && ts[i].dim() == 0) continue;
+            if (first < 0) first = i;
+            else if (!ts[i].device.equals(ts[first].device))
+                throw new KilnException(loc, "'" + op + "' operand #" + i + " is on " + ts[i].device + ", operand #" + first + " is on "
+                        + ts[first].device + " (move them to one device with to(device))");
+        }
+        return first < 0 ? ts[0].device : ts[first].device;
     }
 
     /// NumPy broadcasting of two shapes; throws naming the op and both shapes.

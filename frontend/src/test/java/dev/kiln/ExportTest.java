@@ -59,6 +59,38 @@ class ExportTest {
 
     static Module mlp() { return new Sequential(new Linear(6, 16), new ReLU(), new Linear(16, 3)); }
 
+    /// `Kiln.export(..., Target.CUDA)` writes a jar without a GPU; its PTX compiles for sm_80 and
+    /// sm_90; it runs the model on a GPU (equal to the JVM backend's result within float
+    /// tolerance) and, without one, fails in one line.
+    @org.junit.jupiter.api.Tag("gpu") // also run by the GPU suite, where it runs the jar on the GPU
+    @Test void exportForCudaWritesPtxAndRunsOnlyOnAGpu() throws Exception {
+        Kiln.manualSeed(1);
+        Module m = mlp();
+        Tensor example = Tensor.randn(4, 6);
+        Path jar = dir.resolve("tiny-cuda.jar");
+        long bytes = Kiln.export(m, example, jar, Kiln.Target.CUDA);
+        assertEquals(Files.size(jar), bytes);
+        try (var jf = new java.util.jar.JarFile(jar.toFile())) {
+            String ptx = new String(jf.getInputStream(jf.getEntry("kiln/model.ptx")).readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            var stored = SafeTensors.read(jf.getInputStream(jf.getEntry("kiln/weights.safetensors")).readAllBytes(), "weights");
+            assertEquals(m.stateDict().keySet(), stored.keySet());
+            if (dev.kiln.codegen.cuda.PtxCompiler.tool() != null)
+                for (String arch : List.of("sm_80", "sm_90")) dev.kiln.codegen.cuda.PtxCompiler.compile(ptx, arch);
+        }
+        Tensor x = Tensor.randn(5, 6);
+        Npy.write(dir.resolve("x.npy"), x.toNdArray());
+        Run r = java(jar, "--input", "x.npy", "--output", "y.npy");
+        if (dev.kiln.codegen.cuda.CudaBackend.available()) {
+            assertEquals(0, r.code(), r.err());
+            float[] want = m.forward(x).toFloatArray(), got = (float[]) Npy.read(dir.resolve("y.npy")).data();
+            for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-5 * (1 + Math.abs(want[i])), "element " + i);
+        } else {
+            assertEquals(1, r.code(), r.err());
+            assertEquals(1, r.err().lines().count(), r.err());
+            assertTrue(r.err().startsWith("error: this jar runs on a GPU, and none is usable here: "), r.err());
+        }
+    }
+
     @Test void exportedModelGivesTheCompiledModelsBits() throws Exception {
         Kiln.manualSeed(1);
         Module m = mlp();

@@ -24,7 +24,7 @@ public final class Quick {
             int n = batch == 1 ? 20000 : 1000;
             long[] t = new long[n];
             for (int i = 0; i < n; i++) {
-                if (i == n / 2) exe.resetProfile();
+                if (i == n / 2 && exe.profile() != null) exe.enableProfile();
                 long s = System.nanoTime();
                 exe.run(in, out);
                 t[i] = System.nanoTime() - s;
@@ -34,7 +34,7 @@ public final class Quick {
             System.out.printf("batch %d: median %.3f ms, best %.3f ms, %.0f img/s (median); planned intermediates %d bytes (%d without reuse)%n",
                     batch, tail[tail.length / 2] / 1e6, tail[0] / 1e6, batch / (tail[tail.length / 2] / 1e9),
                     exe.plannedBytes(batch)[0], exe.plannedBytes(batch)[1]);
-            System.out.print(exe.profile()); // the second half of the calls
+            if (exe.profile() != null) System.out.print(exe.profile().table()); // the second half of the calls
         }
     }
 }

@@ -10,14 +10,15 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import dev.kiln.codegen.cuda.CudaBackend;
 import dev.kiln.codegen.jvm.JvmBackend;
-import dev.kiln.codegen.jvm.PlanBuilder;
+import dev.kiln.codegen.jvm.JvmExecutable;
 import dev.kiln.codegen.jvm.rt.Gemm;
-import dev.kiln.codegen.jvm.rt.PlanExecutable;
 import dev.kiln.codegen.jvm.rt.Pool;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.IrError;
 import dev.kiln.ir.interp.Interpreter;
+import dev.kiln.passes.GraphDump;
 import dev.kiln.runtime.Executable;
 import dev.kiln.runtime.NdArray;
 import picocli.CommandLine.Command;
@@ -47,7 +48,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--input", paramLabel = "[NAME=]FILE.npy", description = "An input, by name or the next in order.")
     List<String> inputs = new ArrayList<>();
 
-    @Option(names = "--backend", paramLabel = "jvm|interp", defaultValue = "jvm", description = "jvm (default) or interp.")
+    @Option(names = "--backend", paramLabel = "jvm|interp|cuda", defaultValue = "jvm", description = "jvm (default), interp or cuda (the GPU).")
     String backend;
 
     @Option(names = "--dim", paramLabel = "SYM=N", description = "Size of a dimension symbol, e.g. --dim B=64 (default 1).")
@@ -68,11 +69,15 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--graph", paramLabel = "NAME", description = "The graph to time, in a file that holds several.")
     String graph;
 
+    @Option(names = "--dump-dir", paramLabel = "DIR", description = ModelFiles.DUMP_DIR_HELP)
+    Path dumpDir;
+
     @Override public Integer call() {
-        if (!Backends.NAMES.contains(backend))
-            throw new ParameterException(spec.commandLine(), "unknown backend '" + backend + "' for --backend (expected jvm or interp)");
+        Backends.check(spec.commandLine(), backend);
         if (iters < 1 || warmup < 0) throw new ParameterException(spec.commandLine(), "--iters must be >= 1 and --warmup >= 0");
         if (profile && !backend.equals("jvm")) throw new ParameterException(spec.commandLine(), "--profile times the kernels of --backend jvm");
+        if (dumpDir != null && !backend.equals("jvm"))
+            throw new ParameterException(spec.commandLine(), "--dump-dir shows the stages of a compile: it needs --backend jvm");
         Graph g = KirFile.read(file).graph(graph);
         Map<String, NdArray> w = ModelFiles.weights(weights);
         Map<String, Path> files = ModelFiles.inputFiles(g, ModelFiles.inputs(g, w), inputs);
@@ -83,18 +88,19 @@ final class BenchCommand implements Callable<Integer> {
 
         String sizesText = in.symbols().isEmpty() ? "" : " " + String.join(", ", in.symbols().entrySet().stream()
                 .map(e -> e.getKey() + "=" + e.getValue()).toList()) + ",";
-        out.printf(Locale.ROOT, "bench @%s on %s:%s %d threads%s%n", g.name(), backend, sizesText, Pool.shared().size(),
+        if (backend.equals("cuda")) out.printf(Locale.ROOT, "bench @%s on cuda:%s %s%n", g.name(), sizesText, CudaBackend.deviceName());
+        else out.printf(Locale.ROOT, "bench @%s on %s:%s %d threads%s%n", g.name(), backend, sizesText, Pool.shared().size(),
                 !backend.equals("jvm") ? "" : Gemm.kernelName().equals("vector") ? ", vector matrix kernel"
                         : ", scalar matrix kernel (KILN_JAVA_OPTS='--add-modules jdk.incubator.vector' for the vector one)");
 
+        GraphDump dump = backend.equals("jvm") ? ModelFiles.dump(g, dumpDir) : null;
         Executable exe;
-        Graph opt = g;
         long t0 = System.nanoTime();
         try {
-            if (backend.equals("jvm")) {
-                opt = ModelFiles.optimize(g);
+            if (!backend.equals("interp")) {
+                Graph opt = ModelFiles.optimize(g, dump);
                 long t1 = System.nanoTime();
-                exe = JvmBackend.compile(opt);
+                exe = Backends.compile(backend, opt, dump);
                 long t2 = System.nanoTime();
                 out.printf(Locale.ROOT, "compile     %9.1f ms  (passes %.1f ms, code generation %.1f ms)%n", (t2 - t0) / 1e6,
                         (t1 - t0) / 1e6, (t2 - t1) / 1e6);
@@ -127,15 +133,14 @@ final class BenchCommand implements Callable<Integer> {
                     batch, in.symbols().get(batch));
         else out.printf(Locale.ROOT, "throughput  %,9.1f runs/s%n", runsPerSec);
 
-        if (profile) {
-            PlanExecutable pe = PlanBuilder.compile(opt, Pool.shared());
-            for (int i = 0; i < warmup + 1; i++) pe.run(args);
-            pe.enableProfile();
-            for (int i = 0; i < iters; i++) pe.run(args);
+        if (profile) { // the same compiled code again, with a timer around each kernel
+            JvmExecutable jvm = (JvmExecutable) exe;
+            jvm.enableProfile();
+            for (int i = 0; i < iters; i++) jvm.run(args);
             out.println();
             out.println("profile: " + iters + " runs, wall time per kernel (a call includes its epilogue); GB/s counts each buffer a "
                     + "kernel touches once");
-            out.print(pe.profile().table());
+            out.print(jvm.profile().table());
         }
         out.flush();
         return 0;

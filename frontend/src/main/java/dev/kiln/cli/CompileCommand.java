@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import dev.kiln.codegen.cuda.CudaJar;
 import dev.kiln.codegen.jvm.jar.JarExporter;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.IrError;
@@ -37,7 +38,8 @@ final class CompileCommand implements Callable<Integer> {
     Path output;
 
     @Option(names = "--target", paramLabel = "jvm|cuda", defaultValue = "jvm",
-            description = "What the jar's code runs on: jvm (default); cuda is not available yet.")
+            description = "What the jar's code runs on: jvm (default), or cuda (PTX run through the CUDA driver; "
+                    + "the jar carries JCuda and needs a GPU where it runs, not where it is written).")
     String target;
 
     @Option(names = "--class", paramLabel = "NAME",
@@ -47,11 +49,12 @@ final class CompileCommand implements Callable<Integer> {
     @Option(names = "--graph", paramLabel = "NAME", description = "The graph to compile, in a file that holds several.")
     String graph;
 
+    @Option(names = "--dump-dir", paramLabel = "DIR", description = ModelFiles.DUMP_DIR_HELP)
+    Path dumpDir;
+
     @Override public Integer call() {
         switch (target) {
-            case "jvm" -> {}
-            case "cuda" -> throw new CliException("--target cuda: standalone jars for CUDA are not available yet; use --target jvm "
-                    + "(the default)");
+            case "jvm", "cuda" -> {}
             default -> throw new ParameterException(spec.commandLine(), "unknown target '" + target + "' for --target (expected jvm or cuda)");
         }
         if (!output.getFileName().toString().endsWith(".jar"))
@@ -59,14 +62,8 @@ final class CompileCommand implements Callable<Integer> {
         Graph g = KirFile.read(file).graph(graph);
         Map<String, NdArray> w = ModelFiles.weights(weights);
         String fqn = className != null ? className : JarExporter.defaultClassName(output);
-        JarExporter.Exported e;
-        try {
-            e = JarExporter.export(g, w, output, JarExporter.Options.named(fqn));
-        } catch (IrError | IllegalArgumentException ex) {
-            throw new CliException(ex.getMessage());
-        } catch (UncheckedIOException ex) {
-            throw new CliException("cannot write " + output + ": " + ex.getCause().getMessage());
-        }
+        if (target.equals("cuda")) return cuda(g, w);
+        JarExporter.Exported e = writing(() -> JarExporter.export(g, w, output, JarExporter.Options.named(fqn).withDump(ModelFiles.dump(g, dumpDir))));
         PrintWriter out = spec.commandLine().getOut();
         List<String> inputs = ModelFiles.inputs(g, w);
         out.printf("wrote %s (%,d bytes): entry class %s%n", output, e.bytes(), e.entryClass());
@@ -83,6 +80,32 @@ final class CompileCommand implements Callable<Integer> {
                     + (e.unusedTensors().size() > 8 ? ", ..." : ""));
         out.flush();
         return 0;
+    }
+
+    /// `--target cuda`: the graph through the passes and fusion, its PTX and the weights in a CUDA jar.
+    private int cuda(Graph g, Map<String, NdArray> w) {
+        if (className != null) throw new ParameterException(spec.commandLine(), "--class is for --target jvm (a CUDA jar has no generated entry class)");
+        CudaJar.Exported e = writing(() -> CudaJar.export(ModelFiles.optimize(g, ModelFiles.dump(g, dumpDir)), w, output));
+        PrintWriter out = spec.commandLine().getOut();
+        List<String> inputs = ModelFiles.inputs(g, w);
+        out.printf("wrote %s (%,d bytes): PTX for CUDA (sm_80 and later), JCuda and its driver binding included%n", output, e.bytes());
+        out.println("  inputs:  " + describe(g, inputs));
+        out.println("  weights: " + (g.paramNames().size() - inputs.size()) + " tensors stored in the jar");
+        out.println("run it on a machine with an NVIDIA GPU and its driver:   java -jar " + output
+                + (inputs.size() == 1 ? " --input " + inputs.getFirst() + ".npy" : " --help"));
+        out.flush();
+        return 0;
+    }
+
+    /// Runs `export`, turning its failures into one-line errors.
+    private <T> T writing(java.util.function.Supplier<T> export) {
+        try {
+            return export.get();
+        } catch (IrError | IllegalArgumentException ex) {
+            throw new CliException(ex.getMessage());
+        } catch (UncheckedIOException ex) {
+            throw new CliException("cannot write " + output + ": " + ex.getCause().getMessage());
+        }
     }
 
     private static String describe(Graph g, List<String> names) {

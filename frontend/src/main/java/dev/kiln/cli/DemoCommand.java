@@ -1,5 +1,6 @@
 package dev.kiln.cli;
 
+import dev.kiln.Device;
 import dev.kiln.Kiln;
 import dev.kiln.Tensor;
 import dev.kiln.TrainStep;
@@ -29,6 +30,7 @@ import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 import static dev.kiln.nn.Functional.maxPool2d;
@@ -65,6 +67,10 @@ final class DemoCommand implements Callable<Integer> {
         boolean eager;
     }
 
+    @Option(names = "--device", paramLabel = "cpu|cuda|best", defaultValue = "cpu",
+            description = "Where to train: cpu (default), cuda (the GPU; fails saying why when there is none) or best (cuda when usable).")
+    String device;
+
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "kiln-demo",
             description = "Where to write the trained model: mnist.safetensors, mnist.jar (default: ${DEFAULT-VALUE}).")
     Path out;
@@ -90,11 +96,22 @@ final class DemoCommand implements Callable<Integer> {
         if (epochs < 1) throw new IllegalArgumentException("--epochs must be at least 1, got " + epochs);
         if (subset != null && subset < 1) throw new IllegalArgumentException("--subset must be at least 1, got " + subset);
         boolean compiled = mode == null || !mode.eager;
+        Device where = switch (device) {
+            case "cpu" -> Device.cpu();
+            case "cuda" -> {
+                Backends.check(spec.commandLine(), "cuda");
+                yield Device.cuda();
+            }
+            case "best" -> Device.best();
+            default -> throw new ParameterException(spec.commandLine(), "--device must be cpu, cuda or best, got '" + device + "'");
+        };
 
         FashionMnist trainSet = FashionMnist.train(data), testSet = FashionMnist.test(data);
         Dataset<Example> train = subset == null ? trainSet : trainSet.slice(0, Math.min(subset, trainSet.size()));
         o.printf(Locale.ROOT, "kiln demo: MNISTNet on Fashion-MNIST, %d epoch%s, %s, %s backend%s%n", epochs, epochs == 1 ? "" : "s",
-                compiled ? "compiled train step" : "eager loop", Kiln.backend().name(), kernelNote());
+                compiled ? "compiled train step" : "eager loop",
+                where.kind() == Device.Kind.CUDA ? "cuda" : Kiln.backend().name(),
+                where.kind() == Device.Kind.CUDA ? " (" + dev.kiln.codegen.cuda.CudaBackend.deviceName() + ")" : kernelNote());
         boolean embedded = trainSet.source().equals("embedded subset");
         o.printf(Locale.ROOT, "data: %s, %,d training and %,d test images%n",
                 embedded ? "the embedded subset" : trainSet.source(), train.size(), testSet.size());
@@ -104,7 +121,7 @@ final class DemoCommand implements Callable<Integer> {
         o.flush();
 
         Kiln.manualSeed(0);
-        var model = new MnistNet();
+        var model = new MnistNet().<MnistNet>to(where);
         var criterion = new CrossEntropyLoss();
         var optimizer = new Adam(model.parameters(), 1e-3);
         var loader = new DataLoader<>(train, 64, true);
@@ -114,22 +131,23 @@ final class DemoCommand implements Callable<Integer> {
             model.train();
             try (var progress = new Progress("epoch " + epoch, loader.batchCount(), o, terminal)) {
                 for (Batch batch : loader) {
-                    Tensor loss;
+                    Tensor loss, input = batch.input().to(where), target = batch.target().to(where);
                     if (compiled) {
-                        if (step == null) step = Kiln.compileTrainStep(model, criterion, optimizer, batch.input(), batch.target());
-                        loss = step.step(batch.input(), batch.target());
+                        if (step == null) step = Kiln.compileTrainStep(model, criterion, optimizer, input, target);
+                        loss = step.step(input, target);
                     } else {
                         optimizer.zeroGrad();
-                        loss = criterion.forward(model.forward(batch.input()), batch.target());
+                        loss = criterion.forward(model.forward(input), target);
                         loss.backward();
                         optimizer.step();
                     }
                     progress.step(batch.size(), loss.item());
                 }
             }
-            o.printf(Locale.ROOT, "epoch %d: test accuracy %.4f%n", epoch, accuracy(model, testSet));
+            o.printf(Locale.ROOT, "epoch %d: test accuracy %.4f%n", epoch, accuracy(model, testSet, where));
             o.flush();
         }
+        model.to(Device.cpu()); // the jar is for the JVM: trace and export on the CPU
 
         Files.createDirectories(out);
         Path weights = out.resolve("mnist.safetensors");
@@ -149,12 +167,12 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     /// Test accuracy in batches of 1,000, without recording gradients.
-    static double accuracy(Module model, Dataset<Example> test) {
+    static double accuracy(Module model, Dataset<Example> test, Device device) {
         model.eval();
         long correct = 0;
         try (var _ = Kiln.noGrad()) {
             for (Batch batch : new DataLoader<>(test, 1000, false)) {
-                long[] predicted = model.forward(batch.input()).argmax(1).toLongArray(), target = batch.target().toLongArray();
+                long[] predicted = model.forward(batch.input().to(device)).argmax(1).toLongArray(), target = batch.target().toLongArray();
                 for (int i = 0; i < predicted.length; i++) if (predicted[i] == target[i]) correct++;
             }
         }

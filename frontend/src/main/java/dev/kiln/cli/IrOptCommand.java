@@ -19,8 +19,9 @@ import picocli.CommandLine.Spec;
 /// pipeline (by default simplify, fold-constants, cse, dce, fuse) and prints the result.
 /// `--dump-after` prints the IR after the named passes (`input` is the stage before the first)
 /// to stderr, each headed `// ----- IR after PASS (@graph) -----` and the pass's notes (the
-/// fusion report); with `--dump-dir` the stages are written there instead, as `00-input.kir`,
-/// `01-simplify.kir`, ... with `index.txt` listing each stage's time and op counts. `--stats`
+/// fusion report); with `--dump-dir` the stages are written there instead, in a numbered
+/// subdirectory per run as every compiling command writes them (`DIR/001-mlp/00-input.kir`,
+/// `01-simplify.kir`, ..., with `index.txt` listing each stage's time and op counts). `--stats`
 /// prints that table to stderr. Invariant: stdout holds exactly the optimized graph's text.
 @Command(name = "opt", description = {"Run optimization passes on a graph and print the result.",
         "Default pipeline: simplify, fold-constants, cse, dce, fuse. --dump-after all shows each pass's effect."})
@@ -39,7 +40,7 @@ final class IrOptCommand implements Runnable {
     String dumpAfter;
 
     @Option(names = "--dump-dir", paramLabel = "DIR",
-            description = "Write each stage to DIR as NN-PASS.kir, plus index.txt with times and op counts.")
+            description = "Write each stage to DIR/NNN-GRAPH/ as NN-PASS.kir, each directory with an index.txt.")
     Path dumpDir;
 
     @Option(names = "--stats", description = "Print each stage's time, op count and fused kernels to stderr.")

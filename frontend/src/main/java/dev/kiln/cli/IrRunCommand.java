@@ -50,8 +50,8 @@ final class IrRunCommand implements Callable<Integer> {
     @Option(names = "--output", paramLabel = "DIR", description = "Write the results as .npy files into DIR (created if missing).")
     Path output;
 
-    @Option(names = "--backend", paramLabel = "interp|jvm", defaultValue = "interp",
-            description = "interp: the reference interpreter (default); jvm: compile to bytecode.")
+    @Option(names = "--backend", paramLabel = "interp|jvm|cuda", defaultValue = "interp",
+            description = "interp: the reference interpreter (default); jvm: compile to bytecode; cuda: compile to PTX and run on the GPU.")
     String backend;
 
     @Option(names = "--random-inputs", description = "Draw the parameters not given with --input at random "
@@ -68,9 +68,7 @@ final class IrRunCommand implements Callable<Integer> {
     String graph;
 
     @Override public Integer call() {
-        if (!Backends.NAMES.contains(backend))
-            throw new ParameterException(spec.commandLine(), "unknown backend '" + backend + "' for --backend (expected "
-                    + String.join(" or ", Backends.NAMES) + ")");
+        Backends.check(spec.commandLine(), backend);
         Map<String, Path> given = parseInputs();
         Map<String, Integer> sizes = Inputs.parseDims(spec.commandLine(), dims);
         Graph g = KirFile.read(file).graph(graph);

@@ -6,6 +6,8 @@ import java.util.List;
 import java.util.Map;
 
 import dev.kiln.ir.Graph;
+import dev.kiln.passes.DumpDir;
+import dev.kiln.passes.GraphDump;
 import dev.kiln.passes.PassManager;
 import dev.kiln.runtime.NdArray;
 import dev.kiln.runtime.SafeTensors;
@@ -63,8 +65,24 @@ final class ModelFiles {
         return out;
     }
 
-    /// The standard passes and fusion, as `Kiln.compile` runs them for the JVM backend.
-    static Graph optimize(Graph g) {
-        return PassManager.withFusion(PassManager.Options.fromSystemProperties()).run(g);
+    /// The standard passes and fusion, as `Kiln.compile` runs them for the JVM backend, writing
+    /// each stage to `dump` (null: none).
+    static Graph optimize(Graph g, GraphDump dump) {
+        return PassManager.withFusion(PassManager.Options.fromSystemProperties()).run(g, dump);
+    }
+
+    /// `--dump-dir DIR`, the same on every command that compiles.
+    static final String DUMP_DIR_HELP = "Write every stage of the compile (the graph after each pass, the fusion report, "
+            + "the kernel IR, the generated code) to DIR/NNN-GRAPH/, each directory with an index.txt.";
+
+    /// A new numbered subdirectory of `dumpDir` for `g`'s stages; without `--dump-dir`, of the
+    /// directory `-Dkiln.dumpDir` or `KILN_DUMP_DIR` names; null when there is none.
+    static GraphDump dump(Graph g, Path dumpDir) {
+        DumpDir d = dumpDir != null ? DumpDir.at(dumpDir) : DumpDir.configured();
+        try {
+            return d == null ? null : d.graph(g.name());
+        } catch (java.io.UncheckedIOException e) {
+            throw new CliException(e.getMessage());
+        }
     }
 }

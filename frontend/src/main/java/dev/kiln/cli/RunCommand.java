@@ -15,10 +15,11 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.jar.JarFile;
 
-import dev.kiln.codegen.jvm.JvmBackend;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.IrError;
 import dev.kiln.ir.interp.Interpreter;
+import dev.kiln.passes.GraphDump;
+import dev.kiln.runtime.Executable;
 import dev.kiln.runtime.NdArray;
 import dev.kiln.runtime.Npy;
 import dev.kiln.runtime.TensorFileException;
@@ -52,23 +53,28 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--weights", paramLabel = "FILE.safetensors", description = "The weights of a .kir model, by parameter name.")
     Path weights;
 
-    @Option(names = "--backend", paramLabel = "jvm|interp", defaultValue = "jvm",
-            description = "For a .kir model: jvm compiles it to bytecode (default), interp runs the reference interpreter.")
+    @Option(names = "--backend", paramLabel = "jvm|interp|cuda", defaultValue = "jvm",
+            description = "For a .kir model: jvm compiles it to bytecode (default), interp runs the reference interpreter, "
+                    + "cuda compiles it to PTX and runs it on the GPU.")
     String backend;
 
     @Option(names = "--graph", paramLabel = "NAME", description = "The graph to run, in a file that holds several.")
     String graph;
 
+    @Option(names = "--dump-dir", paramLabel = "DIR", description = ModelFiles.DUMP_DIR_HELP)
+    Path dumpDir;
+
     /// Options of a jar's own command line (`--steps`, `--target`, ...), passed through.
     @Unmatched List<String> jarArgs = new ArrayList<>();
 
     @Override public Integer call() {
+        if (dumpDir != null && (model.endsWith(".jar") || backend.equals("interp")))
+            throw new ParameterException(spec.commandLine(), "--dump-dir shows the stages of a compile: it needs a .kir model and --backend jvm");
         if (model.endsWith(".jar")) return runJar();
         if (!jarArgs.isEmpty())
             throw new ParameterException(spec.commandLine(), (jarArgs.getFirst().startsWith("-") ? "unknown option '" : "unexpected argument '")
                     + jarArgs.getFirst() + "'");
-        if (!Backends.NAMES.contains(backend))
-            throw new ParameterException(spec.commandLine(), "unknown backend '" + backend + "' for --backend (expected jvm or interp)");
+        Backends.check(spec.commandLine(), backend);
         Graph g = KirFile.read(model).graph(graph);
         Map<String, NdArray> w = ModelFiles.weights(weights);
         List<String> in = ModelFiles.inputs(g, w);
@@ -79,7 +85,7 @@ final class RunCommand implements Callable<Integer> {
         List<NdArray> results;
         try {
             results = backend.equals("interp") ? Interpreter.run(g, bound.arrays())
-                    : JvmBackend.compile(ModelFiles.optimize(g)).run(bound.arrays());
+                    : compile(g).run(bound.arrays());
         } catch (IrError e) {
             throw new CliException(e.getMessage());
         }
@@ -101,6 +107,11 @@ final class RunCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
+    }
+
+    private Executable compile(Graph g) {
+        GraphDump dump = ModelFiles.dump(g, dumpDir);
+        return Backends.compile(backend, ModelFiles.optimize(g, dump), dump);
     }
 
     private Map<String, Path> outputFiles(Graph g) {

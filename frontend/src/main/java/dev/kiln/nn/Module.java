@@ -159,10 +159,11 @@ public abstract class Module {
 
     public boolean isTraining() { return training; }
 
-    /// Places the parameters on `device`; returns this module.
+    /// Moves the parameters and buffers to `device` in place (the same tensor objects, so an
+    /// optimizer made before or after sees them); returns this module.
     @SuppressWarnings("unchecked")
     public <M extends Module> M to(Device device) {
-        for (Tensor t : stateDict().values()) t.to(device);
+        for (Tensor t : stateDict().values()) t.to_(device);
         return (M) this;
     }
 

@@ -50,7 +50,7 @@ class DemoCommandTest {
         assertEquals(List.of("conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc.weight", "fc.bias"), List.copyOf(state.keySet()));
         var net = new DemoCommand.MnistNet();
         net.loadStateDict(state);
-        assertEquals(second, DemoCommand.accuracy(net, dev.kiln.data.FashionMnist.test(data)), 0.0);
+        assertEquals(second, DemoCommand.accuracy(net, dev.kiln.data.FashionMnist.test(data), dev.kiln.Device.cpu()), 0.0);
         assertTrue(r.out().contains("model: " + model + " (50,186 parameters"), r.out());
 
         // The jar computes what the model computes, on the sample images written beside it.

@@ -8,26 +8,20 @@ import dev.kiln.ir.Verifier;
 import dev.kiln.ir.text.Printer;
 import dev.kiln.passes.fusion.Fuse;
 
-import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
 /// A named, ordered pipeline of passes, with the debugging hooks of every stage: verification
-/// after each pass, IR printed to stderr before or after chosen passes, and a dump directory
-/// holding `00-input.kir`, `01-simplify.kir`, ... plus `index.txt` (stage, time, op counts).
-/// Every dump is the printer's text, which parses back: a dump is a reproducer. Notes a pass
-/// returns (the fusion report) head its dump as `//` comments.
+/// after each pass, IR printed to stderr before or after chosen passes, and a `GraphDump` of
+/// every stage: `00-input.kir`, `01-simplify.kir`, ... plus `index.txt` (stage, time, op
+/// counts). Every dump is the printer's text, which parses back: a dump is a reproducer. Notes
+/// a pass returns (the fusion report) follow its stage as `NN-PASS-report.txt`; printed to
+/// stderr, they head the IR as `//` comments.
 /// Invariant: `run` returns the last pass's output; the hooks never change what is computed.
 public final class PassManager {
     /// Every pass by its flag name, in the standard order.
@@ -40,10 +34,11 @@ public final class PassManager {
 
     /// Debugging hooks. `printAfter`/`printBefore`/`dumpAfter` hold pass names, or `all`.
     /// The defaults come from system properties: `-Dkiln.verifyEach=true`,
-    /// `-Dkiln.printIrAfter=all|pass,..`, `-Dkiln.printIrBefore=..`, `-Dkiln.dumpDir=DIR`
-    /// (which dumps every stage; `-Dkiln.dumpAfter=pass,..` narrows it).
+    /// `-Dkiln.printIrAfter=all|pass,..`, `-Dkiln.printIrBefore=..`, `-Dkiln.dumpDir=DIR` or
+    /// `KILN_DUMP_DIR=DIR` (which dump every stage of every graph run, each graph in a numbered
+    /// subdirectory, see `DumpDir`; `-Dkiln.dumpAfter=pass,..` narrows it).
     public record Options(boolean verifyEach, Set<String> printAfter, Set<String> printBefore,
-                          Path dumpDir, Set<String> dumpAfter, PrintStream err) {
+                          DumpDir dumpDir, Set<String> dumpAfter, PrintStream err) {
         public Options {
             printAfter = Set.copyOf(printAfter);
             printBefore = Set.copyOf(printBefore);
@@ -51,21 +46,22 @@ public final class PassManager {
         }
 
         /// No hooks at all.
-        public static Options none() { return new Options(false, Set.of(), Set.of(), null, Set.of(), System.err); }
+        public static Options none() { return new Options(false, Set.of(), Set.of(), null, Set.of("all"), System.err); }
 
         public static Options fromSystemProperties() {
-            String dir = System.getProperty("kiln.dumpDir");
+            DumpDir dir = DumpDir.configured();
             return new Options(Boolean.getBoolean("kiln.verifyEach"),
                     names(System.getProperty("kiln.printIrAfter")), names(System.getProperty("kiln.printIrBefore")),
-                    dir == null || dir.isBlank() ? null : Path.of(dir),
-                    dir == null ? Set.of() : names(System.getProperty("kiln.dumpAfter", "all")), System.err);
+                    dir, names(System.getProperty("kiln.dumpAfter", "all")), System.err);
         }
 
         public Options withVerifyEach(boolean on) { return new Options(on, printAfter, printBefore, dumpDir, dumpAfter, err); }
         public Options withPrintAfter(String spec) { return new Options(verifyEach, names(spec), printBefore, dumpDir, dumpAfter, err); }
         public Options withPrintBefore(String spec) { return new Options(verifyEach, printAfter, names(spec), dumpDir, dumpAfter, err); }
         /// `--dump-after all|PASS,.. --dump-dir DIR`.
-        public Options withDump(Path dir, String after) { return new Options(verifyEach, printAfter, printBefore, dir, names(after), err); }
+        public Options withDump(Path dir, String after) {
+            return new Options(verifyEach, printAfter, printBefore, DumpDir.at(dir), names(after), err);
+        }
         public Options withErr(PrintStream s) { return new Options(verifyEach, printAfter, printBefore, dumpDir, dumpAfter, s); }
 
         /// `all`, or a comma-separated list of known pass names (`input` names the stage before the first pass).
@@ -123,11 +119,15 @@ public final class PassManager {
     /// The stages of the last `run`.
     public List<Stage> stages() { return List.copyOf(stages); }
 
-    public Graph run(Graph g) {
+    /// Runs the passes on `g`; with a dump directory in the options, into a new subdirectory of it.
+    public Graph run(Graph g) { return run(g, options.dumpDir() == null ? null : options.dumpDir().graph(g.name())); }
+
+    /// Runs the passes on `g`, writing the stages the options name into `dump` (null: none), where
+    /// a backend may then add its own.
+    public Graph run(Graph g, GraphDump dump) {
         stages.clear();
         if (options.verifyEach()) check(g, "input");
-        List<String> index = new ArrayList<>();
-        record(g, "input", 0, List.of(), 0, index);
+        record(g, "input", 0, List.of(), dump);
         for (int i = 0; i < passes.size(); i++) {
             Pass p = passes.get(i);
             if (Options.matches(options.printBefore(), p.name())) print("before " + p.name(), g, List.of());
@@ -136,9 +136,8 @@ public final class PassManager {
             long nanos = System.nanoTime() - t0;
             g = out.graph();
             if (options.verifyEach()) check(g, p.name());
-            record(g, p.name(), nanos, out.notes(), i + 1, index);
+            record(g, p.name(), nanos, out.notes(), dump);
         }
-        if (options.dumpDir() != null) write(options.dumpDir().resolve("index.txt"), String.join("\n", index) + "\n");
         return g;
     }
 
@@ -151,7 +150,7 @@ public final class PassManager {
         }
     }
 
-    private void record(Graph g, String pass, long nanos, List<String> notes, int n, List<String> index) {
+    private void record(Graph g, String pass, long nanos, List<String> notes, GraphDump dump) {
         int kernels = 0, inner = 0;
         for (Value v : g.body())
             if (v.op() instanceof Op.Fused f) {
@@ -161,15 +160,15 @@ public final class PassManager {
         Stage s = new Stage(pass, nanos, g.body().size(), kernels, inner);
         stages.add(s);
         if (Options.matches(options.printAfter(), pass)) print("after " + pass, g, notes);
-        if (options.dumpDir() == null || !Options.matches(options.dumpAfter(), pass)) return;
-        String file = String.format(Locale.ROOT, "%02d-%s.kir", n, pass);
-        StringBuilder text = new StringBuilder();
-        for (String note : notes) text.append("// ").append(note).append('\n');
-        text.append(Printer.print(g));
-        if (text.charAt(text.length() - 1) != '\n') text.append('\n');
-        write(options.dumpDir().resolve(file), text.toString());
-        index.add(String.format(Locale.ROOT, "%-24s %9.3f ms  ops=%d  kernels=%d  ops-in-kernels=%d",
-                file, nanos / 1e6, s.ops(), s.kernels(), s.opsInKernels()));
+        if (dump == null) return;
+        if (!Options.matches(options.dumpAfter(), pass)) {
+            dump.skip();
+            if (!notes.isEmpty()) dump.skip();
+            return;
+        }
+        dump.stage(pass, "kir", Printer.print(g), nanos, GraphDump.counts("ops", s.ops(), "kernels", s.kernels(), "ops-in-kernels", s.opsInKernels()));
+        if (!notes.isEmpty())
+            dump.stage(pass + "-report", "txt", String.join("\n", notes), -1, GraphDump.counts("kernels", s.kernels()));
     }
 
     private void print(String when, Graph g, List<String> notes) {
@@ -177,22 +176,6 @@ public final class PassManager {
         for (String note : notes) s.append("// ").append(note).append('\n');
         options.err().print(s.append(Printer.print(g)));
         options.err().flush();
-    }
-
-    /// Writes through a temporary file in the same directory and an atomic rename.
-    private static void write(Path file, String text) {
-        try {
-            Files.createDirectories(file.getParent());
-            Path tmp = Files.createTempFile(file.getParent(), file.getFileName().toString(), ".tmp");
-            Files.writeString(tmp, text, StandardCharsets.UTF_8);
-            try {
-                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write IR dump " + file + ": " + e.getMessage(), e);
-        }
     }
 
     private static Map<String, Pass> registry(Pass... passes) {

@@ -47,31 +47,53 @@ class PassManagerTest {
         assertEquals(List.of(6, 4, 4, 4, 3), pm.stages().stream().map(PassManager.Stage::ops).toList());
     }
 
-    @Test void dumpsEveryStageAsParsableTextWithAnIndex(@TempDir Path dir) throws Exception {
-        PassManager pm = PassManager.withFusion(PassManager.Options.none().withDump(dir, "all"));
-        pm.run(sample());
+    @Test void dumpsEveryStageAsParsableTextWithAnIndex(@TempDir Path root) throws Exception {
+        PassManager pm = PassManager.withFusion(PassManager.Options.none().withDump(root, "all"));
+        Graph fused = pm.run(sample());
+        Path dir = root.resolve("001-sample");
         List<String> names = List.of("00-input.kir", "01-simplify.kir", "02-fold-constants.kir", "03-cse.kir", "04-dce.kir", "05-fuse.kir");
-        for (String n : names) {
-            String text = Files.readString(dir.resolve(n));
-            Graph g = Parser.parse(text, n); // every dump is a reproducer
+        for (int i = 0; i < names.size(); i++) {
+            String text = Files.readString(dir.resolve(names.get(i)));
+            Graph g = Parser.parse(text, names.get(i)); // every dump is a reproducer
             assertEquals("sample", g.name());
+            assertEquals(pm.stages().get(i).ops(), g.body().size(), names.get(i));
         }
-        String fuse = Files.readString(dir.resolve("05-fuse.kir"));
-        assertTrue(fuse.startsWith("// fuse: 1 kernel holds 3 of 3 ops\n// kernel %2 exp_mul_reduce_sum: %0 %1 %2\n"), fuse);
-        assertTrue(fuse.contains("fused %x {kernel=\"exp_mul_reduce_sum\"}"), fuse);
+        assertEquals(dev.kiln.ir.text.Printer.print(fused), Files.readString(dir.resolve("05-fuse.kir")));
+        assertEquals("fuse: 1 kernel holds 3 of 3 ops\nkernel %2 exp_mul_reduce_sum: %0 %1 %2\n",
+                Files.readString(dir.resolve("06-fuse-report.txt")));
         List<String> index = Files.readAllLines(dir.resolve("index.txt"));
-        assertEquals(6, index.size());
+        assertEquals(7, index.size());
         for (int i = 0; i < names.size(); i++) assertTrue(index.get(i).startsWith(names.get(i)), index.get(i));
-        assertTrue(index.get(0).contains("ops=6  kernels=0"), index.get(0));
-        assertTrue(index.get(5).contains("ops=1  kernels=1  ops-in-kernels=3"), index.get(5));
+        assertTrue(index.get(0).endsWith("ops=6  kernels=0  ops-in-kernels=0"), index.get(0));
+        assertTrue(index.get(5).endsWith("ops=1  kernels=1  ops-in-kernels=3"), index.get(5));
+        assertTrue(index.get(6).matches("06-fuse-report.txt +-  kernels=1"), index.get(6));
         try (var files = Files.list(dir)) {
-            assertEquals(7, files.count(), "no temporary files left");
+            assertEquals(8, files.count(), "no temporary files left");
         }
+        List<String> top = Files.readAllLines(root.resolve("index.txt"));
+        assertEquals(1, top.size());
+        assertTrue(top.getFirst().matches("001-sample +@sample  stages=7  [0-9.]+ ms  input-ops=6  ops=1  kernels=1"), top.getFirst());
     }
 
-    @Test void dumpsOnlyTheStagesAsked(@TempDir Path dir) throws Exception {
-        PassManager.standard(PassManager.Options.none().withDump(dir, "cse")).run(sample());
-        try (var files = Files.list(dir)) {
+    @Test void eachGraphGetsItsOwnNumberedDirectoryAndARunContinuesTheNumbering(@TempDir Path root) throws Exception {
+        PassManager pm = PassManager.standard(PassManager.Options.none().withDump(root, "all"));
+        pm.run(sample());
+        pm.run(sample());
+        Files.createDirectory(root.resolve("007-old"));
+        // a fresh process sees the directory as it is: a new DumpDir over the same path
+        GraphDump third = new DumpDir(root).graph("other graph");
+        assertEquals(root.resolve("008-other_graph"), third.dir());
+        try (var files = Files.list(root)) {
+            assertEquals(List.of("001-sample", "002-sample", "007-old", "008-other_graph", "index.txt"),
+                    files.map(p -> p.getFileName().toString()).sorted().toList());
+        }
+        List<String> top = Files.readAllLines(root.resolve("index.txt"));
+        assertEquals(List.of("001-sample", "002-sample", "008-other_graph"), top.stream().map(l -> l.split(" ")[0]).toList());
+    }
+
+    @Test void dumpsOnlyTheStagesAskedUnderTheirStageNumbers(@TempDir Path root) throws Exception {
+        PassManager.standard(PassManager.Options.none().withDump(root, "cse")).run(sample());
+        try (var files = Files.list(root.resolve("001-sample"))) {
             assertEquals(List.of("03-cse.kir", "index.txt"), files.map(p -> p.getFileName().toString()).sorted().toList());
         }
     }

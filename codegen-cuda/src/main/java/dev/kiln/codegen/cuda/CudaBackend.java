@@ -2,19 +2,14 @@ package dev.kiln.codegen.cuda;
 
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.Value;
+import dev.kiln.passes.GraphDump;
 import dev.kiln.passes.lower.KernelProgram;
 import dev.kiln.passes.lower.Lower;
-
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 
 /// The CUDA backend: graph -> kernel IR (`Lower`, shared with the JVM backend) -> PTX
 /// (`PtxGen`) -> a module loaded through the CUDA driver -> `CudaExecutable`.
 ///
-/// Generating and checking PTX needs no GPU (`ptx`, `dump`); running needs one: `available()`
+/// Generating and checking PTX needs no GPU (`ptx`, `resources`); running needs one: `available()`
 /// says whether this process can use a GPU, and `unavailableReason()` why not, in one line,
 /// so that callers can skip or report cleanly. `compile` on a machine without one throws an
 /// `IllegalStateException` carrying that line; it never falls back to the CPU.
@@ -33,29 +28,42 @@ public final class CudaBackend {
     }
 
     /// The PTX of `g` and its launches; no GPU needed.
-    public static PtxProgram ptx(Graph g) { return ptx(g, PtxGen.Options.DEFAULT); }
+    public static PtxProgram ptx(Graph g) { return ptx(g, PtxGen.Options.DEFAULT, null); }
 
-    public static PtxProgram ptx(Graph g, PtxGen.Options options) {
-        KernelProgram p = Lower.lower(g);
-        return PtxGen.generate(p, options);
+    public static PtxProgram ptx(Graph g, PtxGen.Options options) { return ptx(g, options, null); }
+
+    /// As `ptx(g, options)`, adding the backend's stages to `dump` (null: none), after those the
+    /// passes wrote there: `NN-kernels.txt` (the kernel IR), `NN-ptx.ptx` and `NN-resources.txt`
+    /// (registers, shared memory and spills per entry for sm_80 and sm_90, from NVIDIA's PTX
+    /// compiler). No GPU needed.
+    public static PtxProgram ptx(Graph g, PtxGen.Options options, GraphDump dump) {
+        KernelProgram p = Lower.lower(g, dump);
+        long t0 = System.nanoTime();
+        PtxProgram out = PtxGen.generate(p, options);
+        if (dump != null) {
+            long entries = out.launches().stream().map(Launch::entry).distinct().count();
+            dump.stage("ptx", "ptx", out.ptx(), System.nanoTime() - t0,
+                    GraphDump.counts("entries", entries, "launches", out.launches().size(), "lines", out.ptx().lines().count()));
+            long t1 = System.nanoTime();
+            String report = resources(out, "sm_80") + resources(out, "sm_90");
+            dump.stage("resources", "txt", report, System.nanoTime() - t1, GraphDump.counts("entries", entries));
+        }
+        return out;
     }
 
     /// Compiles `g` for the GPU of this process; throws IrError naming an op that cannot be
     /// lowered, IllegalStateException when there is no GPU.
-    public static CudaExecutable compile(Graph g) { return compile(g, PtxGen.Options.DEFAULT); }
+    public static CudaExecutable compile(Graph g) { return compile(g, PtxGen.Options.DEFAULT, null); }
 
-    public static CudaExecutable compile(Graph g, PtxGen.Options options) {
+    /// As `compile(g)`, adding the kernel IR, the PTX and its resource report to `dump` (null: none).
+    public static CudaExecutable compile(Graph g, GraphDump dump) { return compile(g, PtxGen.Options.DEFAULT, dump); }
+
+    public static CudaExecutable compile(Graph g, PtxGen.Options options, GraphDump dump) {
         String why = unavailableReason();
         if (why != null) throw new IllegalStateException(why);
-        PtxProgram p = ptx(g, options);
-        dumpIfAsked(g, p);
+        PtxProgram p = ptx(g, options, dump);
         boolean graphs = !"false".equals(System.getProperty("kiln.cuda.graphs"));
         return new CudaExecutable(p, g.paramNames(), g.params().stream().map(Value::type).toList(), g.resultTypes(), graphs);
-    }
-
-    private static void dumpIfAsked(Graph g, PtxProgram p) {
-        String dir = System.getProperty("kiln.dumpDir");
-        if (dir != null) dump(p, Path.of(dir), g.name());
     }
 
     /// The resource report of `p` compiled for `arch` (one line per entry: registers, shared
@@ -68,24 +76,5 @@ public final class CudaBackend {
             s.append(res != null ? res.toString() : l.entry() + " (no report)").append("  ").append(l.mode()).append('\n');
         }
         return s.toString();
-    }
-
-    /// Writes `<name>.ptx` and `<name>.resources.txt` (sm_80 and sm_90) into `dir`, each through
-    /// a temporary file renamed into place.
-    public static void dump(PtxProgram p, Path dir, String name) {
-        String base = name.replaceAll("[^A-Za-z0-9_.-]", "_");
-        write(dir.resolve(base + ".ptx"), p.ptx());
-        write(dir.resolve(base + ".resources.txt"), resources(p, "sm_80") + resources(p, "sm_90"));
-    }
-
-    static void write(Path file, String text) {
-        try {
-            Files.createDirectories(file.toAbsolutePath().getParent());
-            Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), file.getFileName().toString(), ".tmp");
-            Files.writeString(tmp, text);
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
-        }
     }
 }

@@ -3,11 +3,15 @@ package dev.kiln.codegen.cuda;
 import dev.kiln.ir.Builder;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.Value;
+import dev.kiln.passes.DumpDir;
+import dev.kiln.passes.GraphDump;
+import dev.kiln.passes.lower.KirPrinter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static dev.kiln.ir.TensorType.f32;
 import static org.junit.jupiter.api.Assertions.*;
@@ -36,17 +40,24 @@ class CudaBackendTest {
         }
     }
 
-    @Test void dumpWritesThePtxAndAResourceLinePerEntry(@TempDir Path dir) throws Exception {
-        PtxProgram p = CudaBackend.ptx(relu());
-        CudaBackend.dump(p, dir, "relu");
-        assertEquals(p.ptx(), Files.readString(dir.resolve("relu.ptx")));
-        String report = Files.readString(dir.resolve("relu.resources.txt"));
+    @Test void dumpAddsKernelIrPtxAndAResourceLinePerEntryAsNumberedStages(@TempDir Path root) throws Exception {
+        GraphDump dump = DumpDir.at(root).graph("relu");
+        PtxProgram p = CudaBackend.ptx(relu(), PtxGen.Options.DEFAULT, dump);
+        Path dir = root.resolve("001-relu");
+        assertEquals(p.ptx(), Files.readString(dir.resolve("01-ptx.ptx")));
+        assertEquals(KirPrinter.print(p.program()), Files.readString(dir.resolve("00-kernels.txt")));
+        String report = Files.readString(dir.resolve("02-resources.txt"));
         for (String arch : new String[]{"sm_80", "sm_90"}) assertTrue(report.contains("// " + arch), report);
         long lines = report.lines().filter(l -> l.startsWith("k0_relu_0 ")).count();
         assertEquals(2, lines, report);
         assertTrue(report.matches("(?s).*k0_relu_0 +\\d+ regs .*"), report);
+        List<String> index = Files.readAllLines(dir.resolve("index.txt"));
+        assertEquals(3, index.size(), index.toString());
+        assertTrue(index.get(0).matches("00-kernels.txt +[0-9.]+ ms  kernels=" + p.program().kernels().size() + "  buffers=\\d+"), index.get(0));
+        assertTrue(index.get(1).matches("01-ptx.ptx +[0-9.]+ ms  entries=1  launches=" + p.launches().size() + "  lines=\\d+"), index.get(1));
+        assertTrue(index.get(2).matches("02-resources.txt +[0-9.]+ ms  entries=1"), index.get(2));
         try (var files = Files.list(dir)) {
-            assertEquals(2, files.count(), "no temporary files left behind");
+            assertEquals(4, files.count(), "no temporary files left behind");
         }
     }
 

@@ -10,7 +10,8 @@ import org.junit.platform.launcher.listeners.TestExecutionSummary;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectPackage;
 import static org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder.request;
 
-/// Runs the `@Tag("gpu")` tests without Maven (the GPU machine has only a JRE): prints the
+/// Runs the `@Tag("gpu")` tests of every `dev.kiln` package on the class path (codegen-cuda's
+/// and, in the bundle, the frontend's) without Maven (the GPU machine has only a JRE): prints the
 /// failures and a closing `gpu tests: N passed, N failed, N skipped` line; exits 1 on a
 /// failure, 2 when there is no GPU (after one line saying why).
 public final class GpuSuite {
@@ -18,7 +19,7 @@ public final class GpuSuite {
 
     public static void main(String[] args) {
         if (args.length > 0 && args[0].equals("--list")) { // discovery only: checks a bundle without a GPU
-            var plan = LauncherFactory.create().discover(request().selectors(selectPackage("dev.kiln.codegen.cuda"))
+            var plan = LauncherFactory.create().discover(request().selectors(selectPackage("dev.kiln"))
                     .filters(TagFilter.includeTags("gpu")).build());
             long classes = plan.getRoots().stream().mapToLong(r -> plan.getChildren(r).size()).sum();
             // and run one CPU-only test class through the same launcher, to check that the JRE
@@ -37,7 +38,7 @@ public final class GpuSuite {
             System.exit(2);
         }
         System.out.println("gpu-check: device " + CudaBackend.deviceName());
-        LauncherDiscoveryRequest req = request().selectors(selectPackage("dev.kiln.codegen.cuda"))
+        LauncherDiscoveryRequest req = request().selectors(selectPackage("dev.kiln"))
                 .filters(TagFilter.includeTags("gpu")).build();
         Launcher launcher = LauncherFactory.create();
         SummaryGeneratingListener listener = new SummaryGeneratingListener();

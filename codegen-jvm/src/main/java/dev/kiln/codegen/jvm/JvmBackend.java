@@ -1,9 +1,11 @@
 package dev.kiln.codegen.jvm;
 
+import dev.kiln.codegen.jvm.rt.KernelProfile;
 import dev.kiln.codegen.jvm.rt.KernelSet;
 import dev.kiln.codegen.jvm.rt.Pool;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.Value;
+import dev.kiln.passes.GraphDump;
 import dev.kiln.passes.lower.KernelProgram;
 import dev.kiln.passes.lower.KirPrinter;
 import dev.kiln.passes.lower.Lower;
@@ -27,22 +29,31 @@ public final class JvmBackend {
     private JvmBackend() {}
 
     /// Compiles `g` to run on this JVM; throws IrError naming an op that cannot be lowered.
-    public static JvmExecutable compile(Graph g) { return compile(g, Pool.shared()); }
+    public static JvmExecutable compile(Graph g) { return compile(g, Pool.shared(), null); }
 
-    public static JvmExecutable compile(Graph g, Pool pool) {
+    /// As `compile(g)`, adding the kernel IR and the bytecode to `dump` (null: no dump), after the
+    /// stages the passes wrote there.
+    public static JvmExecutable compile(Graph g, GraphDump dump) { return compile(g, Pool.shared(), dump); }
+
+    public static JvmExecutable compile(Graph g, Pool pool, GraphDump dump) {
         long t0 = System.nanoTime();
-        KernelProgram p = Lower.lower(g);
+        KernelProgram p = Lower.lower(g, dump);
         long t1 = System.nanoTime();
         BytecodeGen gen = new BytecodeGen(p, className(g));
         byte[] bytes = gen.generate();
         long t2 = System.nanoTime();
+        dump(dump, bytes, t2 - t1);
         KernelSet code = define(bytes);
-        if (Boolean.getBoolean("kiln.dumpKernels")) System.err.println(KirPrinter.print(p));
-        if (Boolean.getBoolean("kiln.profile"))
+        if (KernelProfile.requested())
             System.err.printf("kiln jvm @%s: %d ops, %d kernels, lower %.1f ms, bytecode %.1f ms (%d bytes), define %.1f ms%n", g.name(),
                     g.body().size(), p.kernels().size(), (t1 - t0) / 1e6, (t2 - t1) / 1e6, bytes.length, (System.nanoTime() - t2) / 1e6);
-        return new JvmExecutable(p, code, gen.tasks, g.paramNames(), g.params().stream().map(Value::type).toList(),
-                g.resultTypes(), pool);
+        return new JvmExecutable(p, code, gen.tasks, PlanBuilder.plan(g, p, gen.tasks), g.paramNames(),
+                g.params().stream().map(Value::type).toList(), g.resultTypes(), pool);
+    }
+
+    /// Adds `NN-bytecode.txt` to `dump` (when not null): the generated class, javap-style.
+    static void dump(GraphDump dump, byte[] bytes, long generateNanos) {
+        if (dump != null) dump.stage("bytecode", "txt", textify(bytes), generateNanos, GraphDump.counts("classes", 1, "bytes", bytes.length));
     }
 
     /// The same name for the same graph, so dumps are reproducible; a hidden class gets a

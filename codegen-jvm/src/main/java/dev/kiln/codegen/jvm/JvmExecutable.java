@@ -1,6 +1,8 @@
 package dev.kiln.codegen.jvm;
 
+import dev.kiln.codegen.jvm.rt.KernelProfile;
 import dev.kiln.codegen.jvm.rt.KernelSet;
+import dev.kiln.codegen.jvm.rt.Plan;
 import dev.kiln.codegen.jvm.rt.Pool;
 import dev.kiln.passes.lower.BufferPlan;
 import dev.kiln.passes.lower.Kir.*;
@@ -22,6 +24,9 @@ import java.util.List;
 /// needs more and otherwise kept), so a steady stream of calls allocates nothing but the
 /// result arrays, and nothing at all through `run(inputs, outputs)`.
 ///
+/// Profiling (`enableProfile`, or `-Dkiln.profile=true` / `KILN_PROFILE=1` for every executable,
+/// printed at exit): each task is timed and counted, see `KernelProfile`.
+///
 /// Thread-safety: safe to call from several threads at once. Each call takes a workspace of
 /// its own from a small free list (creating one when all are busy), so concurrent calls never
 /// share intermediates; the returned arrays belong to the caller.
@@ -42,20 +47,22 @@ public final class JvmExecutable implements Executable {
     private final DType[] paramDTypes;
     private final ArrayDeque<Workspace> free = new ArrayDeque<>();
     private final Pool pool;
-    /// Nanoseconds per task, summed over calls, when profiling (`-Dkiln.profile=true`).
-    private final long[] profile;
+    private final Plan plan; // for the profile: its tasks' kinds, flops and bytes
+    private volatile KernelProfile profile;
 
-    JvmExecutable(KernelProgram program, KernelSet code, List<BytecodeGen.Task> tasks, List<String> paramNames,
+    JvmExecutable(KernelProgram program, KernelSet code, List<BytecodeGen.Task> tasks, Plan plan, List<String> paramNames,
                   List<dev.kiln.ir.TensorType> paramTypes, List<dev.kiln.ir.TensorType> resultTypes, Pool pool) {
         this.program = program;
         this.code = code;
         this.tasks = List.copyOf(tasks);
+        this.plan = plan;
         this.pool = pool;
-        this.profile = Boolean.getBoolean("kiln.profile") ? new long[tasks.size()] : null;
-        if (profile != null) {
-            // print every profiled executable's times when the JVM exits
+        if (KernelProfile.requested()) {
+            enableProfile();
+            // print every profiled executable's table when the JVM exits
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                if (Arrays.stream(profile).sum() > 0) System.err.print("kiln profile @" + program.name() + "\n" + profile());
+                KernelProfile p = profile;
+                if (p != null && p.runs() > 0) System.err.print("kiln profile @" + program.name() + ", " + p.runs() + " runs\n" + p.table());
             }));
         }
         extents = new Expr[tasks.size()];
@@ -91,26 +98,11 @@ public final class JvmExecutable implements Executable {
 
     public KernelProgram program() { return program; }
 
-    /// Forgets the times measured so far (e.g. after warm-up).
-    public void resetProfile() {
-        if (profile != null) synchronized (profile) { Arrays.fill(profile, 0); }
-    }
+    /// Starts (or restarts from zero) timing every kernel.
+    public void enableProfile() { profile = new KernelProfile(plan); }
 
-    /// Time per kernel, summed over all calls so far, as text (one line per task, with the
-    /// kernel's name and source location); empty unless run with `-Dkiln.profile=true`.
-    public String profile() {
-        if (profile == null) return "";
-        StringBuilder s = new StringBuilder();
-        long total = 0;
-        for (long p : profile) total += p;
-        for (int t = 0; t < tasks.size(); t++) {
-            Kernel k = program.kernels().get(tasks.get(t).kernel());
-            String kind = tasks.get(t).call() ? "call" : tasks.get(t).inCall() ? "epilogue" : "loop";
-            s.append(String.format("%6.1f%% %10.3f ms  t%d %s %s  %s%n", 100.0 * profile[t] / Math.max(1, total), profile[t] / 1e6, t,
-                    k.name(), kind, k.source()));
-        }
-        return s.toString();
-    }
+    /// The times measured since `enableProfile`, or null when not profiling.
+    public KernelProfile profile() { return profile; }
 
     /// The intermediate memory of one call with symbols bound to `symbolValues` (in the order
     /// of `program().symbols()`): with the buffer plan, and without it.
@@ -170,12 +162,16 @@ public final class JvmExecutable implements Executable {
                     buffers[b] = out.data();
                 }
             }
-            if (profile == null) for (int t = 0; t < tasks.size(); t++) runTask(t);
-            else for (int t = 0; t < tasks.size(); t++) {
-                long t0 = System.nanoTime();
-                runTask(t);
-                long dt = System.nanoTime() - t0;
-                synchronized (profile) { profile[t] += dt; }
+            KernelProfile prof = profile;
+            if (prof == null) for (int t = 0; t < tasks.size(); t++) runTask(t);
+            else {
+                for (int t = 0; t < tasks.size(); t++) {
+                    if (tasks.get(t).inCall()) continue; // timed with its call
+                    long t0 = System.nanoTime();
+                    runTask(t);
+                    prof.add(t, System.nanoTime() - t0, dims);
+                }
+                prof.endRun();
             }
             // results that are inputs, constants or repeats are copies
             for (int r = 0; r < results.size(); r++) {

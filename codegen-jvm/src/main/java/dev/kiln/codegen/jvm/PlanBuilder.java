@@ -7,6 +7,7 @@ import dev.kiln.ir.Dim;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
+import dev.kiln.passes.GraphDump;
 import dev.kiln.passes.lower.KernelProgram;
 import dev.kiln.passes.lower.Kir.*;
 import dev.kiln.passes.lower.Lower;
@@ -34,10 +35,15 @@ public final class PlanBuilder {
 
     /// Lowers `g` (as given: run the passes first) and generates its kernels as `className`.
     /// Throws IrError naming an op that cannot be lowered.
-    public static Compiled build(Graph g, String className) {
-        KernelProgram p = Lower.lower(g);
+    public static Compiled build(Graph g, String className) { return build(g, className, null); }
+
+    /// As `build(g, className)`, adding the kernel IR and the bytecode to `dump` (null: no dump).
+    public static Compiled build(Graph g, String className, GraphDump dump) {
+        KernelProgram p = Lower.lower(g, dump);
+        long t0 = System.nanoTime();
         BytecodeGen gen = new BytecodeGen(p, className);
         byte[] bytes = gen.generate();
+        JvmBackend.dump(dump, bytes, System.nanoTime() - t0);
         return new Compiled(p, className, bytes, plan(g, p, gen.tasks));
     }
 

@@ -1,6 +1,7 @@
 package dev.kiln.codegen.jvm;
 
 import dev.kiln.codegen.jvm.rt.Plan;
+import dev.kiln.codegen.jvm.rt.KernelProfile;
 import dev.kiln.codegen.jvm.rt.PlanExecutable;
 import dev.kiln.codegen.jvm.rt.Pool;
 import dev.kiln.ir.Axes;
@@ -49,26 +50,42 @@ class PlanBuilderTest {
         }
     }
 
+    /// Both executors fill the same profile: every kernel counted once per run, the flops of
+    /// the matrix products as the formula gives them, shares that add up to the whole.
     @Test void profileCountsEveryKernelOncePerRun() {
         Graph g = GraphParityTest.mlpTrainStep();
-        PlanExecutable exe = PlanBuilder.compile(g, Pool.shared());
-        exe.enableProfile();
+        PlanExecutable planned = PlanBuilder.compile(g, Pool.shared());
+        JvmExecutable inProcess = JvmBackend.compile(g);
+        assertNull(inProcess.profile(), "off unless asked");
+        planned.enableProfile();
+        inProcess.enableProfile();
         List<NdArray> in = Parity.randomInputs(g, Map.of("B", 32), 1);
-        for (int i = 0; i < 3; i++) exe.run(in);
-        PlanExecutable.Profile p = exe.profile();
-        assertEquals(3, p.runs());
-        assertEquals(exe.plan().kernels().size(), p.rows().size());
-        long flops = 0;
-        for (PlanExecutable.Profile.Row r : p.rows()) {
-            assertEquals(3, r.calls(), r.toString());
-            flops += r.flops();
+        for (int i = 0; i < 3; i++) {
+            planned.run(in);
+            inProcess.run(in);
         }
-        // four matmuls of 32x784x128 or 32x128x10 shapes (forward two, backward three: x^T g is one
-        // more than the forward): 2*B*784*128 twice (x@w1, x^T@g1) and 2*B*128*10 three times
-        long perRun = 2L * 32 * 784 * 128 * 2 + 2L * 32 * 128 * 10 * 3;
-        assertEquals(3 * perRun, flops);
-        String table = p.table();
-        assertTrue(table.startsWith("kernel") && table.contains("GFLOP/s") && table.contains("total"), table);
+        for (KernelProfile p : List.of(planned.profile(), inProcess.profile())) {
+            assertEquals(3, p.runs());
+            assertEquals(planned.plan().kernels().size(), p.rows().size());
+            long flops = 0, nanos = 0;
+            for (KernelProfile.Row r : p.rows()) {
+                assertEquals(3, r.calls(), r.toString());
+                flops += r.flops();
+                nanos += r.nanos();
+            }
+            // four matmuls of 32x784x128 or 32x128x10 shapes (forward two, backward three: x^T g is one
+            // more than the forward): 2*B*784*128 twice (x@w1, x^T@g1) and 2*B*128*10 three times
+            long perRun = 2L * 32 * 784 * 128 * 2 + 2L * 32 * 128 * 10 * 3;
+            assertEquals(3 * perRun, flops);
+            String table = p.table();
+            assertTrue(table.startsWith("kernel") && table.contains("GFLOP/s"), table);
+            double shares = 0;
+            List<String> lines = table.lines().toList();
+            for (String line : lines.subList(1, lines.size() - 1)) shares += Double.parseDouble(line.split("%")[0].replaceAll(".* ", ""));
+            assertEquals(100.0, shares, 0.1 * p.rows().size(), table); // each share is rounded to 0.1
+            String total = lines.getLast();
+            assertTrue(total.matches("total +3 +" + String.format(java.util.Locale.ROOT, "%.3f", nanos / 1e6) + " .* 100.0%"), total);
+        }
     }
 
     @Test void sizesEvaluateAsTheKernelIrDoes() {

@@ -51,6 +51,16 @@ public final class Lower {
     /// The kernel program of `g`; throws IrError naming the op that cannot be lowered.
     public static KernelProgram lower(Graph g) { return new Lower(g).run(); }
 
+    /// `lower(g)`, adding the kernel IR to `dump` as `NN-kernels.txt` (kernels and buffers counted
+    /// in its index) when `dump` is not null.
+    public static KernelProgram lower(Graph g, dev.kiln.passes.GraphDump dump) {
+        long t0 = System.nanoTime();
+        KernelProgram p = lower(g);
+        if (dump != null) dump.stage("kernels", "txt", KirPrinter.print(p), System.nanoTime() - t0,
+                dev.kiln.passes.GraphDump.counts("kernels", p.kernels().size(), "buffers", p.buffers().size()));
+        return p;
+    }
+
     private KernelProgram run() {
         List<Integer> params = new ArrayList<>();
         for (int i = 0; i < graph.params().size(); i++) {

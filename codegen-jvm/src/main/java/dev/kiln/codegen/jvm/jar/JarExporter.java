@@ -4,6 +4,7 @@ import dev.kiln.codegen.jvm.PlanBuilder;
 import dev.kiln.codegen.jvm.rt.Plan;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.TensorType;
+import dev.kiln.passes.GraphDump;
 import dev.kiln.passes.PassManager;
 import dev.kiln.runtime.AtomicFiles;
 import dev.kiln.runtime.NdArray;
@@ -51,19 +52,21 @@ public final class JarExporter {
     /// standard passes and fusion first (as the in-process JVM backend's callers do); `seeds`
     /// names parameters drawn at random per run; `constants` names stored tensors that are not
     /// weights (values captured while tracing: a training step does not save them); `train` is
-    /// null for a model.
-    public record Options(String className, boolean optimize, Set<String> seeds, Set<String> constants, Train train) {
+    /// null for a model; `dump` (null: none) gets the stages of the graph's compile: the passes'
+    /// (when `optimize`), the kernel IR and the bytecode.
+    public record Options(String className, boolean optimize, Set<String> seeds, Set<String> constants, Train train, GraphDump dump) {
         public Options {
             seeds = Set.copyOf(seeds);
             constants = Set.copyOf(constants);
         }
 
-        public static Options named(String className) { return new Options(className, true, Set.of(), Set.of(), null); }
+        public static Options named(String className) { return new Options(className, true, Set.of(), Set.of(), null, null); }
 
-        public Options withOptimize(boolean on) { return new Options(className, on, seeds, constants, train); }
-        public Options withSeeds(Set<String> s) { return new Options(className, optimize, s, constants, train); }
-        public Options withConstants(Set<String> c) { return new Options(className, optimize, seeds, c, train); }
-        public Options withTrain(Train t) { return new Options(className, optimize, seeds, constants, t); }
+        public Options withOptimize(boolean on) { return new Options(className, on, seeds, constants, train, dump); }
+        public Options withSeeds(Set<String> s) { return new Options(className, optimize, s, constants, train, dump); }
+        public Options withConstants(Set<String> c) { return new Options(className, optimize, seeds, c, train, dump); }
+        public Options withTrain(Train t) { return new Options(className, optimize, seeds, constants, t, dump); }
+        public Options withDump(GraphDump d) { return new Options(className, optimize, seeds, constants, train, d); }
     }
 
     /// A training step's wiring: result 0 is the loss; `updates` maps each state parameter (weights,
@@ -102,11 +105,12 @@ public final class JarExporter {
         if (fqn == null || !SourceVersion.isName(fqn) || !fqn.contains("."))
             throw new IllegalArgumentException("'" + fqn + "' is not a Java class name with a package (e.g. kiln.model.Mnist)");
         String simple = fqn.substring(fqn.lastIndexOf('.') + 1), pkgPath = fqn.substring(0, fqn.lastIndexOf('.')).replace('.', '/');
-        Graph g = options.optimize() ? PassManager.withFusion(PassManager.Options.fromSystemProperties()).run(graph) : graph;
+        GraphDump dump = options.dump();
+        Graph g = options.optimize() ? PassManager.withFusion(PassManager.Options.fromSystemProperties()).run(graph, dump) : graph;
         if (!g.paramNames().equals(graph.paramNames()))
             throw new IllegalStateException("the passes changed the parameters of @" + graph.name());
 
-        PlanBuilder.Compiled compiled = PlanBuilder.build(g, pkgPath + "/" + simple + "Kernels");
+        PlanBuilder.Compiled compiled = PlanBuilder.build(g, pkgPath + "/" + simple + "Kernels", dump);
         Plan plan = withRoles(compiled.plan(), g, tensors, options);
 
         // the stored tensors, in parameter order

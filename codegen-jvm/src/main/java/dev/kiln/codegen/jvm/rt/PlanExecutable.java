@@ -15,9 +15,7 @@ import java.util.List;
 /// tasks, split the same way, as the in-process executor of the JVM backend, so the two give
 /// the same bits for the same inputs.
 ///
-/// Profiling (`enableProfile`): each task is timed (wall clock, including its parallel parts and,
-/// for a call, its epilogue) and counted, and its estimated flops and bytes are summed with the
-/// sizes of each call; `profile()` reads the totals.
+/// Profiling (`enableProfile`): each task is timed and counted, see `KernelProfile`.
 ///
 /// Thread-safety: safe to call from several threads at once; each call takes a workspace of its
 /// own from a free list. The profile counters are updated under a lock.
@@ -30,7 +28,7 @@ public final class PlanExecutable implements Executable {
     private final List<NdArray> constants;
     private final Pool pool;
     private final ArrayDeque<Workspace> free = new ArrayDeque<>();
-    private volatile Profile profile;
+    private volatile KernelProfile profile;
 
     public PlanExecutable(Plan plan, KernelSet code, List<NdArray> constants, Pool pool) {
         this.plan = plan;
@@ -46,10 +44,10 @@ public final class PlanExecutable implements Executable {
     public Plan plan() { return plan; }
 
     /// Starts (or restarts from zero) timing every task.
-    public void enableProfile() { profile = new Profile(plan); }
+    public void enableProfile() { profile = new KernelProfile(plan); }
 
     /// The times measured since `enableProfile`, or null when not profiling.
-    public Profile profile() { return profile; }
+    public KernelProfile profile() { return profile; }
 
     @Override public List<NdArray> run(List<NdArray> inputs) { return run(inputs, null); }
 
@@ -63,99 +61,6 @@ public final class PlanExecutable implements Executable {
         } finally {
             synchronized (free) { free.push(ws); }
         }
-    }
-
-    /// Per-task totals since profiling started.
-    public static final class Profile {
-        private final Plan plan;
-        private final long[] nanos, calls, flops, bytes;
-        private long runs;
-
-        Profile(Plan plan) {
-            this.plan = plan;
-            int n = plan.tasks().size();
-            nanos = new long[n];
-            calls = new long[n];
-            flops = new long[n];
-            bytes = new long[n];
-        }
-
-        synchronized void add(int task, long dt, int[] dims) {
-            Plan.Task t = plan.tasks().get(task);
-            nanos[task] += dt;
-            calls[task]++;
-            flops[task] += t.flops().eval(dims);
-            bytes[task] += t.bytes().eval(dims);
-        }
-
-        synchronized void endRun() { runs++; }
-
-        /// One row per kernel (its tasks summed, epilogues with their call), in execution order.
-        public record Row(String kernel, String source, long calls, long nanos, long flops, long bytes) {}
-
-        public synchronized long runs() { return runs; }
-
-        public synchronized List<Row> rows() {
-            List<Row> rows = new ArrayList<>();
-            int k = -1;
-            long c = 0, ns = 0, f = 0, b = 0;
-            for (int t = 0; t <= plan.tasks().size(); t++) {
-                int kt = t < plan.tasks().size() ? plan.tasks().get(t).kernel() : -2;
-                if (kt != k) {
-                    if (k >= 0) rows.add(new Row(plan.kernels().get(k).name(), plan.kernels().get(k).source(), c, ns, f, b));
-                    k = kt;
-                    c = ns = f = b = 0;
-                }
-                if (t == plan.tasks().size()) break;
-                c = Math.max(c, calls[t]);
-                ns += nanos[t];
-                f += flops[t];
-                b += bytes[t];
-            }
-            return rows;
-        }
-
-        /// The rows as a table: kernel, calls, total and mean time, share of the total, achieved
-        /// GFLOP/s (library calls) and GB/s (estimated from the bytes each kernel touches once).
-        public String table() {
-            List<Row> rows = rows();
-            long total = 0;
-            for (Row r : rows) total += r.nanos();
-            int w = "kernel".length();
-            for (Row r : rows) w = Math.max(w, Math.min(40, r.kernel().length()));
-            StringBuilder s = new StringBuilder();
-            s.append(String.format("%-" + w + "s %7s %10s %10s %6s %9s %8s  %s%n", "kernel", "calls", "total ms", "mean us", "share",
-                    "GFLOP/s", "GB/s", "source"));
-            for (Row r : rows) {
-                String name = r.kernel().length() > w ? r.kernel().substring(0, w - 1) + "~" : r.kernel();
-                double sec = r.nanos() / 1e9;
-                s.append(String.format("%-" + w + "s %7d %10.3f %10.1f %5.1f%% %9s %8s  %s%n", name, r.calls(), r.nanos() / 1e6,
-                        r.calls() == 0 ? 0.0 : r.nanos() / 1e3 / r.calls(), total == 0 ? 0.0 : 100.0 * r.nanos() / total,
-                        r.flops() == 0 || sec == 0 ? "-" : String.format("%.1f", r.flops() / sec / 1e9),
-                        sec == 0 ? "-" : String.format("%.2f", r.bytes() / sec / 1e9), shortSource(r.source())));
-            }
-            s.append(String.format("%-" + w + "s %7d %10.3f %10.1f %5.1f%%%n", "total", runs, total / 1e6,
-                    runs == 0 ? 0.0 : total / 1e3 / runs, total == 0 ? 0.0 : 100.0));
-            return s.toString();
-        }
-    }
-
-    /// `fused[dir/mlp.kir:18, dir/mlp.kir:19, Net.java:7 in fc]` -> `mlp.kir:18-19, Net.java:7`:
-    /// each file once, without its folder, with the range of its lines.
-    static String shortSource(String source) {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("([^\\[\\](), ]+):(\\d+)").matcher(source);
-        java.util.Map<String, int[]> lines = new java.util.LinkedHashMap<>();
-        while (m.find()) {
-            String file = m.group(1).substring(m.group(1).lastIndexOf('/') + 1);
-            int line = Integer.parseInt(m.group(2));
-            int[] range = lines.computeIfAbsent(file, _ -> new int[]{line, line});
-            range[0] = Math.min(range[0], line);
-            range[1] = Math.max(range[1], line);
-        }
-        if (lines.isEmpty()) return source;
-        StringBuilder s = new StringBuilder();
-        lines.forEach((f, r) -> s.append(s.isEmpty() ? "" : ", ").append(f).append(':').append(r[0]).append(r[1] > r[0] ? "-" + r[1] : ""));
-        return s.toString();
     }
 
     /// The buffers of one call in flight.
@@ -195,7 +100,7 @@ public final class PlanExecutable implements Executable {
                     buffers[b] = out.data();
                 }
             }
-            Profile prof = profile;
+            KernelProfile prof = profile;
             int n = plan.tasks().size();
             if (prof == null) for (int t = 0; t < n; t++) runTask(t);
             else {

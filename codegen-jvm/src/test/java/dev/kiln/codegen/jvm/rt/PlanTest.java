@@ -39,9 +39,9 @@ class PlanTest {
     }
 
     @Test void profileSourcesAreShortened() {
-        assertEquals("mlp.kir:18-21, Net.java:7", PlanExecutable.shortSource(
+        assertEquals("mlp.kir:18-21, Net.java:7", KernelProfile.shortSource(
                 "fused[examples/ir/mlp.kir:18, examples/ir/mlp.kir:21, /a/b/Net.java:7 in fc, examples/ir/mlp.kir:19]"));
-        assertEquals("Mlp.java:12", PlanExecutable.shortSource("Mlp.java:12 in fc1"));
-        assertEquals("unknown", PlanExecutable.shortSource("unknown"));
+        assertEquals("Mlp.java:12", KernelProfile.shortSource("Mlp.java:12 in fc1"));
+        assertEquals("unknown", KernelProfile.shortSource("unknown"));
     }
 }
