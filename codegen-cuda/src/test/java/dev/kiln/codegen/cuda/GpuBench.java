@@ -40,8 +40,8 @@ public final class GpuBench {
                 + " unfused, " + CudaBackend.ptx(step).launches().size() + " fused"));
         // convolutions: implicit GEMMs (the default) against the loop nests, and fp32 against tf32
         PtxGen.Options loops = PtxGen.Options.DEFAULT.withConvLoops(), tf32 = PtxGen.Options.DEFAULT.withTf32();
-        rows.add(measure("  same, conv loops", step, Map.of("B", 64), 100, "-Dkiln.cuda.conv=loops", loops));
-        rows.add(measure("  same, tf32", step, Map.of("B", 64), 100, "-Dkiln.cuda.precision=tf32", tf32));
+        rows.add(measure("  same, conv loops", step, Map.of("B", 64), 50, "-Dkiln.cuda.conv=loops", loops));
+        rows.add(measure("  same, tf32", step, Map.of("B", 64), 50, "-Dkiln.cuda.precision=tf32", tf32));
         for (var v : List.of(Map.entry("", PtxGen.Options.DEFAULT), Map.entry(", conv loops", loops), Map.entry(", tf32", tf32))) {
             Row big = measure("MNISTNet train step b4096" + v.getKey(), step, Map.of("B", 4096), 10, "", v.getValue());
             double tflops = 4096 * 23.6e6 / (big.replayMicros() * 1e-6) / 1e12;
@@ -137,7 +137,7 @@ public final class GpuBench {
     }
 
     static Row measure(String name, Graph g, Map<String, Integer> bind, int iterations, String note, PtxGen.Options options) {
-        try (CudaExecutable exe = CudaBackend.compile(g, options)) {
+        try (CudaExecutable exe = CudaBackend.compile(g, options, null)) {
             List<NdArray> in = GpuParityTest.randomInputs(g, bind, 11);
             for (int i = 0; i < 5; i++) exe.run(in); // capture, JIT, caches
             double[] t = new double[iterations];

@@ -26,7 +26,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /// - f32: 2e-5 * max(1, max|want|) (elementwise math rounds like the interpreter up to one
 ///   f32 ulp, see `PtxMath`; matmul and convolutions accumulate in f32 in another order);
 /// - f16, bf16: one unit in the last place of max|want|.
-/// NaN matches NaN. Convolutions run as implicit GEMMs (the default) and again as loop nests;
+/// NaN matches NaN. Convolutions run as implicit GEMMs (the default), a few again as loop nests;
 /// matmuls and convolutions once more on tf32 tensor cores, against an error bound. Skipped,
 /// with the reason, where there is no GPU.
 @Tag("gpu")
@@ -59,13 +59,14 @@ class GpuParityTest {
         }
     }
 
-    /// Graphs with convolutions, and the models: the implicit GEMMs run by default; this runs
-    /// the same graphs through the older loop nests (`-Dkiln.cuda.conv=loops`).
+    /// The implicit GEMMs run by default; this runs a few graphs with convolutions through the
+    /// older loop nests (`-Dkiln.cuda.conv=loops`): strided and grouped, dilated, a fused CNN,
+    /// the fused train step (`PtxSimTest` runs them all on the CPU; GPU time is short).
     @TestFactory List<DynamicTest> convolutionLoopNestsToo() {
         assumeGpu();
         List<DynamicTest> tests = new ArrayList<>();
         for (Graphs.Case c : Graphs.all())
-            if (Graphs.hasConv(c)) tests.add(DynamicTest.dynamicTest(c.name() + " (conv loops)",
+            if (c.name().matches("conv[12]_F32|fused_cnn|mnist_train_step_fused")) tests.add(DynamicTest.dynamicTest(c.name() + " (conv loops)",
                     () -> check(c.graph(), c.bindings(), PtxGen.Options.DEFAULT.withConvLoops())));
         return tests;
     }
@@ -79,13 +80,13 @@ class GpuParityTest {
         assumeGpu();
         List<DynamicTest> tests = new ArrayList<>();
         for (Graphs.Case c : Graphs.all())
-            if (c.name().matches("matmul_(F32|big)|conv\\d+_F32|conv_tiles\\d+"))
+            if (c.name().matches("matmul_(F32|big)|conv1_F32|conv_tiles\\d+"))
                 tests.add(DynamicTest.dynamicTest(c.name() + " (tf32)", () -> checkTf32(c.graph(), c.bindings())));
         return tests;
     }
 
     static void checkTf32(Graph g, List<Map<String, Integer>> bindings) {
-        try (CudaExecutable exe = CudaBackend.compile(g, PtxGen.Options.DEFAULT.withTf32())) {
+        try (CudaExecutable exe = CudaBackend.compile(g, PtxGen.Options.DEFAULT.withTf32(), null)) {
             assertTrue(exe.ptx().ptx().contains("mma.sync.aligned.m16n8k8"), g.name() + ": no tensor-core instruction");
             long seed = 1;
             for (Map<String, Integer> b : bindings) {
@@ -144,7 +145,7 @@ class GpuParityTest {
     static void check(Graph g, List<Map<String, Integer>> bindings) { check(g, bindings, PtxGen.Options.DEFAULT); }
 
     static void check(Graph g, List<Map<String, Integer>> bindings, PtxGen.Options options) {
-        try (CudaExecutable exe = CudaBackend.compile(g, options)) {
+        try (CudaExecutable exe = CudaBackend.compile(g, options, null)) {
             long seed = 1;
             for (Map<String, Integer> b : bindings)
                 for (int rep = 0; rep < 2; rep++) {
