@@ -159,8 +159,14 @@ public final class CudaDriver {
         check(cuModuleUnload(m.module), "cuModuleUnload");
     }
 
-    /// How many modules are loaded now.
-    synchronized int loadedModules() { return modules.size(); }
+    /// How many modules are loaded now (0 before the GPU opens); for tests and diagnostics.
+    public static int loadedModules() {
+        CudaDriver d = instance;
+        if (d == null) return 0;
+        synchronized (d) {
+            return d.modules.size();
+        }
+    }
 
     /// Device memory in size classes (powers of two from 512 bytes), kept on free lists when
     /// released so that a steady stream of same-shaped calls never reaches cuMemAlloc.
