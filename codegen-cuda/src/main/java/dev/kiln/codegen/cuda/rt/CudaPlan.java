@@ -1,16 +1,12 @@
 package dev.kiln.codegen.cuda.rt;
 
 import dev.kiln.runtime.DType;
+import dev.kiln.runtime.PlanText;
 import dev.kiln.runtime.Size;
 
-import java.net.URLDecoder;
-import java.net.URLEncoder;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /// What running a graph compiled to PTX needs besides the PTX itself, as plain data: the
 /// parameters and results (names, types, which parameters are stored weights), the buffers
@@ -81,19 +77,19 @@ public record CudaPlan(String name, List<String> symbols, List<Param> params, Li
     /// A line per item, `kind key=value ...`; names are URL-encoded so that any name is one token.
     public String toText() {
         StringBuilder s = new StringBuilder(MAGIC).append('\n');
-        s.append("graph name=").append(enc(name)).append('\n');
-        for (String sym : symbols) s.append("symbol name=").append(enc(sym)).append('\n');
+        s.append("graph name=").append(PlanText.enc(name)).append('\n');
+        for (String sym : symbols) s.append("symbol name=").append(PlanText.enc(sym)).append('\n');
         for (Param p : params)
-            s.append("param name=").append(enc(p.name())).append(" dtype=").append(p.dtype().text()).append(" dims=").append(dims(p.dims()))
+            s.append("param name=").append(PlanText.enc(p.name())).append(" dtype=").append(p.dtype().text()).append(" dims=").append(dims(p.dims()))
                     .append(" buffer=").append(p.buffer()).append(" weight=").append(p.weight()).append('\n');
         for (Result r : results)
-            s.append("result name=").append(enc(r.name())).append(" dtype=").append(r.dtype().text()).append(" dims=").append(dims(r.dims()))
+            s.append("result name=").append(PlanText.enc(r.name())).append(" dtype=").append(r.dtype().text()).append(" dims=").append(dims(r.dims()))
                     .append(" buffer=").append(r.buffer()).append('\n');
         for (Buffer b : buffers)
             s.append("buffer dtype=").append(b.dtype().text()).append(" kind=").append(b.kind().name().toLowerCase()).append(" index=")
                     .append(b.index()).append(" slot=").append(b.slot()).append(" numel=").append(b.numel().text()).append('\n');
         for (Launch l : launches) {
-            s.append("launch entry=").append(enc(l.entry())).append(" grid=").append(l.gridX().text()).append(';').append(l.gridY().text())
+            s.append("launch entry=").append(PlanText.enc(l.entry())).append(" grid=").append(l.gridX().text()).append(';').append(l.gridY().text())
                     .append(';').append(l.gridZ().text()).append(" block=").append(l.block()).append(" args=");
             for (int a = 0; a < l.args().size(); a++)
                 s.append(a > 0 ? ";" : "").append(switch (l.args().get(a)) {
@@ -108,55 +104,38 @@ public record CudaPlan(String name, List<String> symbols, List<Param> params, Li
     /// Parses `toText`'s form. Throws IllegalArgumentException, one line naming `source` and the
     /// line, for text that is not a well-formed plan of this version.
     public static CudaPlan parse(String text, String source) {
-        String[] lines = text.split("\n");
-        if (lines.length == 0 || !lines[0].equals(MAGIC))
-            throw new IllegalArgumentException(source + ": not a Kiln CUDA plan (expected '" + MAGIC + "' on line 1, found '"
-                    + (lines.length == 0 ? "" : abbreviate(lines[0])) + "')");
-        String name = null;
+        String[] name = {null};
         List<String> symbols = new ArrayList<>();
         List<Param> params = new ArrayList<>();
         List<Result> results = new ArrayList<>();
         List<Buffer> buffers = new ArrayList<>();
         List<Launch> launches = new ArrayList<>();
-        for (int ln = 1; ln < lines.length; ln++) {
-            if (lines[ln].isBlank()) continue;
-            String[] tokens = lines[ln].split(" ");
-            try {
-                Map<String, String> kv = new HashMap<>();
-                for (int i = 1; i < tokens.length; i++) {
-                    int eq = tokens[i].indexOf('=');
-                    if (eq <= 0) throw new IllegalArgumentException("expected key=value, got '" + abbreviate(tokens[i]) + "'");
-                    kv.put(tokens[i].substring(0, eq), tokens[i].substring(eq + 1));
-                }
-                int n = symbols.size();
-                switch (tokens[0]) {
-                    case "graph" -> name = dec(get(kv, "name"));
-                    case "symbol" -> symbols.add(dec(get(kv, "name")));
-                    case "param" -> params.add(new Param(dec(get(kv, "name")), dtype(get(kv, "dtype")), dims(get(kv, "dims")),
-                            integer(kv, "buffer"), bool(get(kv, "weight"))));
-                    case "result" -> results.add(new Result(dec(get(kv, "name")), dtype(get(kv, "dtype")), dims(get(kv, "dims")), integer(kv, "buffer")));
-                    case "buffer" -> buffers.add(new Buffer(dtype(get(kv, "dtype")), kind(get(kv, "kind")), integer(kv, "index"),
-                            integer(kv, "slot"), Size.parse(get(kv, "numel"), n)));
-                    case "launch" -> {
-                        String[] grid = get(kv, "grid").split(";");
-                        if (grid.length != 3) throw new IllegalArgumentException("grid needs three sizes, x;y;z");
-                        List<Arg> args = new ArrayList<>();
-                        for (String a : get(kv, "args").split(";")) {
-                            if (a.startsWith("b")) args.add(new Buf(Integer.parseInt(a.substring(1))));
-                            else if (a.startsWith("i")) args.add(new Int(Size.parse(a.substring(1), n)));
-                            else if (!a.isEmpty()) throw new IllegalArgumentException("argument '" + abbreviate(a) + "' is neither bN nor iSIZE");
-                        }
-                        launches.add(new Launch(dec(get(kv, "entry")), Size.parse(grid[0], n), Size.parse(grid[1], n), Size.parse(grid[2], n),
-                                integer(kv, "block"), args));
+        PlanText.read(text, MAGIC, "a Kiln CUDA plan", source, line -> {
+            int n = symbols.size();
+            switch (line.kind()) {
+                case "graph" -> name[0] = line.name("name");
+                case "symbol" -> symbols.add(line.name("name"));
+                case "param" -> params.add(new Param(line.name("name"), line.dtype("dtype"), dims(line), line.integer("buffer"), bool(line.get("weight"))));
+                case "result" -> results.add(new Result(line.name("name"), line.dtype("dtype"), dims(line), line.integer("buffer")));
+                case "buffer" -> buffers.add(new Buffer(line.dtype("dtype"), kind(line.get("kind")), line.integer("index"), line.integer("slot"),
+                        Size.parse(line.get("numel"), n)));
+                case "launch" -> {
+                    String[] grid = line.get("grid").split(";");
+                    if (grid.length != 3) throw new IllegalArgumentException("grid needs three sizes, x;y;z");
+                    List<Arg> args = new ArrayList<>();
+                    for (String a : line.get("args").split(";")) {
+                        if (a.startsWith("b")) args.add(new Buf(Integer.parseInt(a.substring(1))));
+                        else if (a.startsWith("i")) args.add(new Int(Size.parse(a.substring(1), n)));
+                        else if (!a.isEmpty()) throw new IllegalArgumentException(PlanText.unknown("argument (bN or iSIZE)", a));
                     }
-                    default -> throw new IllegalArgumentException("unknown item '" + abbreviate(tokens[0]) + "'");
+                    launches.add(new Launch(line.name("entry"), Size.parse(grid[0], n), Size.parse(grid[1], n), Size.parse(grid[2], n),
+                            line.integer("block"), args));
                 }
-            } catch (IllegalArgumentException e) { // NumberFormatException included
-                throw new IllegalArgumentException(source + ":" + (ln + 1) + ": " + e.getMessage());
+                default -> throw new IllegalArgumentException(PlanText.unknown("item", line.kind()));
             }
-        }
-        if (name == null) throw new IllegalArgumentException(source + ": no graph line");
-        CudaPlan p = new CudaPlan(name, symbols, params, results, buffers, launches);
+        });
+        if (name[0] == null) throw new IllegalArgumentException(source + ": no graph line");
+        CudaPlan p = new CudaPlan(name[0], symbols, params, results, buffers, launches);
         p.check(source);
         return p;
     }
@@ -190,52 +169,17 @@ public record CudaPlan(String name, List<String> symbols, List<Param> params, Li
         if (i < 0 || i >= n) throw new IllegalArgumentException(source + ": " + what + " " + i + " out of range");
     }
 
-    private static String get(Map<String, String> kv, String key) {
-        String v = kv.get(key);
-        if (v == null) throw new IllegalArgumentException("missing " + key + "=");
-        return v;
-    }
-
-    private static int integer(Map<String, String> kv, String key) {
-        String v = get(kv, key);
-        try {
-            return Integer.parseInt(v);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(key + "=" + abbreviate(v) + " is not an integer");
-        }
-    }
-
     private static boolean bool(String s) {
-        if (!s.equals("true") && !s.equals("false")) throw new IllegalArgumentException("weight=" + abbreviate(s) + " is neither true nor false");
+        if (!s.equals("true") && !s.equals("false")) throw new IllegalArgumentException(PlanText.unknown("weight= value", s));
         return s.equals("true");
     }
 
     private static Kind kind(String s) {
         for (Kind k : Kind.values()) if (k.name().toLowerCase().equals(s)) return k;
-        throw new IllegalArgumentException("unknown buffer kind '" + abbreviate(s) + "'");
+        throw new IllegalArgumentException(PlanText.unknown("buffer kind", s));
     }
 
-    private static DType dtype(String s) {
-        DType d = DType.parse(s);
-        if (d == null) throw new IllegalArgumentException("unknown dtype '" + abbreviate(s) + "'");
-        return d;
-    }
+    private static String dims(List<Integer> d) { return PlanText.dims(d.stream().mapToInt(Integer::intValue).toArray()); }
 
-    private static String dims(List<Integer> d) {
-        StringBuilder s = new StringBuilder();
-        for (int i = 0; i < d.size(); i++) s.append(i > 0 ? "," : "").append(d.get(i));
-        return s.toString();
-    }
-
-    private static List<Integer> dims(String s) {
-        if (s.isEmpty()) return List.of();
-        return Arrays.stream(s.split(",")).map(Integer::valueOf).toList();
-    }
-
-    private static String abbreviate(String s) { return s.length() <= 40 ? s : s.substring(0, 40) + "..."; }
-
-    /// A bare `%` (which encoding never produces) stands for the empty string, so no value is empty.
-    private static String enc(String s) { return s.isEmpty() ? "%" : URLEncoder.encode(s, StandardCharsets.UTF_8); }
-
-    private static String dec(String s) { return s.equals("%") ? "" : URLDecoder.decode(s, StandardCharsets.UTF_8); }
+    private static List<Integer> dims(PlanText.Line line) { return Arrays.stream(line.dims("dims")).boxed().toList(); }
 }
