@@ -448,16 +448,8 @@ public class CudaPlanExecutable implements Executable, AutoCloseable {
                     case TEMP -> b.slot() >= 0 ? slots.get(b.slot()) : own(p.bytes(b, dims));
                 };
             }
-            for (int i = 0; i < hostIn.length; i++) {
-                inBytes[i] = p.bytes(plan.buffers().get(plan.params().get(i).buffer()), dims);
-                hostIn[i] = CudaDriver.pinned(inBytes[i]);
-                inView[i] = hostIn[i].getByteBuffer(0, Math.max(1, inBytes[i])).order(ByteOrder.nativeOrder());
-            }
-            for (int r = 0; r < hostOut.length; r++) {
-                outBytes[r] = p.bytes(plan.buffers().get(plan.results().get(r).buffer()), dims);
-                hostOut[r] = CudaDriver.pinned(outBytes[r]);
-                outView[r] = hostOut[r].getByteBuffer(0, Math.max(1, outBytes[r])).order(ByteOrder.nativeOrder());
-            }
+            for (int i = 0; i < hostIn.length; i++) inView[i] = stage(hostIn, inBytes, i, plan.params().get(i).buffer());
+            for (int r = 0; r < hostOut.length; r++) outView[r] = stage(hostOut, outBytes, r, plan.results().get(r).buffer());
             for (int i = 0; i < grids.length; i++) {
                 CudaPlan.Launch l = plan.launches().get(i);
                 grids[i] = new int[]{eval(l.gridX()), eval(l.gridY()), eval(l.gridZ())};
@@ -470,6 +462,13 @@ public class CudaPlanExecutable implements Executable, AutoCloseable {
                 params[i] = Pointer.to(args);
             }
             if (p.graphs) capture();
+        }
+
+        /// Pinned host memory for buffer `id` at `host[k]`, its size at `bytes[k]`; returns its view.
+        private ByteBuffer stage(Pointer[] host, long[] bytes, int k, int id) {
+            bytes[k] = p.bytes(p.plan.buffers().get(id), dims);
+            host[k] = CudaDriver.pinned(bytes[k]);
+            return host[k].getByteBuffer(0, Math.max(1, bytes[k])).order(ByteOrder.nativeOrder());
         }
 
         int eval(Size e) {
