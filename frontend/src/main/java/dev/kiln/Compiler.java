@@ -59,8 +59,9 @@ final class Compiler {
     }
 
     /// The executable for the graph that `graph` builds, on `device`'s backend, compiling it on a
-    /// miss, with a hold for the caller (close it when done). `key` must determine the graph's function (see GraphKey). Each graph compiled gets a
-    /// numbered subdirectory of the dump directory (`-Dkiln.dumpDir` or `KILN_DUMP_DIR`) when one is set.
+    /// miss, with a hold for the caller (close it when done). `key` must determine the graph's
+    /// function (see GraphKey). Each graph compiled gets a numbered subdirectory of the dump
+    /// directory (`-Dkiln.dumpDir` or `KILN_DUMP_DIR`) when one is set.
     static Executable get(String key, Supplier<Graph> graph, Device device) { return get(key, graph, device, null); }
 
     /// As `get(key, graph, device)`; with `dumpDir` not null, the graph is compiled again (a hit

@@ -16,8 +16,8 @@ import java.util.Map;
 import static jcuda.driver.JCudaDriver.*;
 
 /// The process's view of the GPU through the CUDA driver API (JCuda): device 0, its primary
-/// context, one stream, a cache of loaded modules (keyed by PTX text) and a caching device
-/// allocator. One instance per process, created on first use; every call that touches the
+/// context, one stream, the loaded modules (keyed by PTX text, each unloaded after its last
+/// user) and a caching device allocator. One instance per process, created on first use; every call that touches the
 /// context runs under its lock and makes the context current on the calling thread first.
 /// Invariant: every driver call's result is checked; a failure throws `CudaException` naming
 /// the call and the driver's error.
@@ -38,11 +38,12 @@ public final class CudaDriver {
     /// Loaded modules by PTX text, with how many executables use each.
     private final Map<String, Loaded> modules = new HashMap<>();
 
+    final Allocator allocator = new Allocator();
+
     private static final class Loaded {
         final CUmodule module = new CUmodule();
         int users;
     }
-    final Allocator allocator = new Allocator();
 
     private CudaDriver() {
         check(cuDeviceGet(device, 0), "cuDeviceGet");

@@ -19,7 +19,8 @@ import java.util.Map;
 /// The command line of a CUDA jar (see `CudaJar`): `java -jar model.jar --input [NAME=]x.npy ...
 /// [--output [NAME=]y.npy ...]` runs the stored plan and PTX on the GPU and writes each output to
 /// a `.npy` file, or prints its shape and first values. `--help` lists the inputs and outputs.
-/// It needs only Kiln's runtime, this package and JCuda.
+/// It needs only Kiln's runtime, this package and JCuda, and reads and checks everything the jar
+/// stores before it looks for a GPU.
 /// Invariant: a failure is one line, `error: ...`, on standard error, and a non-zero exit: 1 for
 /// a missing GPU, a damaged jar or bad input, 2 for a bad command line.
 public final class CudaJarMain {
@@ -37,6 +38,13 @@ public final class CudaJarMain {
         try {
             CudaPlan plan = CudaPlan.parse(resource(PLAN), PLAN);
             Map<String, NdArray> weights = SafeTensors.read(bytes(WEIGHTS), WEIGHTS);
+            Map<String, NdArray> stored = SafeTensors.read(bytes(CONSTANTS), CONSTANTS);
+            List<NdArray> constants = new ArrayList<>();
+            for (int c = 0; stored.containsKey(constantName(c)); c++) constants.add(stored.get(constantName(c)));
+            String ptx = resource(PTX);
+            for (CudaPlan.Param p : plan.params())
+                if (p.weight() && !weights.containsKey(p.name()))
+                    throw new IllegalArgumentException("the jar's " + WEIGHTS + " has no tensor '" + p.name() + "' (a damaged jar?)");
             List<String> inputs = plan.params().stream().filter(p -> !p.weight()).map(CudaPlan.Param::name).toList();
             List<String> results = plan.results().stream().map(CudaPlan.Result::name).toList();
             if (args.length == 0 || List.of(args).contains("--help")) {
@@ -66,17 +74,11 @@ public final class CudaJarMain {
             List<NdArray> in = new ArrayList<>();
             for (int i = 0; i < plan.params().size(); i++) {
                 CudaPlan.Param p = plan.params().get(i);
-                if (p.weight()) {
-                    NdArray w = weights.get(p.name());
-                    if (w == null) throw new IllegalArgumentException("the jar's " + WEIGHTS + " has no tensor '" + p.name() + "' (a damaged jar?)");
-                    in.add(w);
-                } else if (given.containsKey(p.name())) in.add(Npy.read(given.get(p.name())));
+                if (p.weight()) in.add(weights.get(p.name()));
+                else if (given.containsKey(p.name())) in.add(Npy.read(given.get(p.name())));
                 else return usageError(err, "missing --input " + p.name() + "=FILE.npy (" + plan.paramType(i) + ")");
             }
-            Map<String, NdArray> stored = SafeTensors.read(bytes(CONSTANTS), CONSTANTS);
-            List<NdArray> constants = new ArrayList<>();
-            for (int c = 0; stored.containsKey(constantName(c)); c++) constants.add(stored.get(constantName(c)));
-            try (CudaPlanExecutable exe = new CudaPlanExecutable(plan, resource(PTX), constants, true)) {
+            try (CudaPlanExecutable exe = new CudaPlanExecutable(plan, ptx, constants, true)) {
                 List<NdArray> res = exe.run(in);
                 for (int r = 0; r < res.size(); r++) {
                     Path p = outputs.get(results.get(r));
