@@ -169,6 +169,16 @@ public final class CudaDriver {
         }
     }
 
+    /// How many executables use the module of `ptx` (0: not loaded); for tests and diagnostics.
+    public static int moduleUsers(String ptx) {
+        CudaDriver d = instance;
+        if (d == null) return 0;
+        synchronized (d) {
+            Loaded m = d.modules.get(ptx);
+            return m == null ? 0 : m.users;
+        }
+    }
+
     /// Device memory in size classes (powers of two from 512 bytes), kept on free lists when
     /// released so that a steady stream of same-shaped calls never reaches cuMemAlloc.
     final class Allocator {
