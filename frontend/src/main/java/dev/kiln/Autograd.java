@@ -69,11 +69,16 @@ final class Autograd {
         Graph fg = g;
         var exe = Compiler.get("grad " + wrt + " " + GraphKey.of(g), () -> Differentiate.joint(fg, wrt), device);
         List<NdArray> in = new ArrayList<>();
-        for (Node n : ex.inputs()) {
-            n.fetch();
-            in.add(n.data);
+        List<NdArray> res;
+        try {
+            for (Node n : ex.inputs()) {
+                n.fetch();
+                in.add(n.data);
+            }
+            res = exe.run(in);
+        } finally {
+            exe.close();
         }
-        List<NdArray> res = exe.run(in);
         if (storesOutput && out.node.data == null) out.node.data = res.getFirst();
         try (var _ = Kiln.noGrad()) {
             for (int i = 0; i < wrtNodes.size(); i++) {

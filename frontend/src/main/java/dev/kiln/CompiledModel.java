@@ -22,6 +22,7 @@ public final class CompiledModel {
         this.traced = traced;
         this.device = device;
         this.exe = Compiler.get(traced.graph(), device, options.dumpDir());
+        Compiler.hold(this, exe);
         if (options.profile()) Profiling.enable(exe, "Kiln.compile");
     }
 

@@ -46,7 +46,7 @@ final class Realizer {
         Graph g = ex.build("eager", results);
         List<NdArray> in = new ArrayList<>();
         for (Node n : ex.inputs()) in.add(n.data);
-        List<NdArray> out = Compiler.get(g, device).run(in);
+        List<NdArray> out = Compiler.run(g, device, in);
         for (int i = 0; i < todo.size(); i++) {
             Node t = todo.get(i);
             t.data = out.get(slot[i]);

@@ -25,11 +25,16 @@ import java.util.Map;
 /// `Kiln.save`, `stateDict`, an eager op, a checkpoint). Changing them between steps (`copy_`,
 /// `loadStateDict`, an eager `optimizer.step()`) is seen by the next step, which uploads them
 /// again; so is a batch of another shape (the last, smaller one), which gets its own resident copy.
+/// `close()` frees the step's GPU memory at once (the values still on the GPU are first copied
+/// back into their tensors); a step that becomes unreachable unclosed is freed by a `Cleaner`.
 /// Invariant: after `step`, the model's parameters and the optimizer's state hold the graph's
 /// outputs (on `cuda`, once read).
-public final class TrainStep {
+public final class TrainStep implements AutoCloseable {
     private final Traced traced;
     private final Executable exe;
+    /// Drops this step's hold on `exe` (see `Compiler.hold`).
+    private final java.lang.ref.Cleaner.Cleanable held;
+    private boolean closed;
     private final Optimizer optimizer;
     private final List<String> stateKeys;
     private final int stepParam;
@@ -52,6 +57,7 @@ public final class TrainStep {
         this.stepParam = stepParam;
         this.device = device;
         this.exe = Compiler.get(traced.graph(), device, options.dumpDir());
+        this.held = Compiler.hold(this, exe);
         if (options.profile()) Profiling.enable(exe, "Kiln.compileTrainStep");
         int n = optimizer.params().size();
         List<Integer> params = new ArrayList<>(), results = new ArrayList<>();
@@ -98,6 +104,7 @@ public final class TrainStep {
 
     /// Runs one step on a batch; returns the loss (a scalar tensor).
     public Tensor step(Tensor input, Tensor target) {
+        if (closed) throw new KilnException("train step: it was closed");
         List<Tensor> inputs = List.of(input, target);
         Traced.checkInputs("train step", traced.graph(), traced.sources(), inputs);
         for (int i = 0; i < 2; i++)
@@ -175,6 +182,18 @@ public final class TrainStep {
             case Traced.Source.Constant c -> c.data();
             case Traced.Source.Seed _ -> NdArray.of(new long[]{Generator.nextSeed()});
         };
+    }
+
+    /// Copies the values still on the GPU back into their tensors, then frees the step's GPU
+    /// memory (its resident copy, and the compiled program once nothing else uses it). A later
+    /// `step` throws. Idempotent.
+    @Override public void close() {
+        if (closed) return;
+        closed = true;
+        if (installed != null) for (Node n : installed) n.fetch();
+        if (resident != null) resident.close();
+        resident = null;
+        held.clean();
     }
 
     /// State tensor `k`'s values after step `v`, copied back from the GPU (all of them at once).

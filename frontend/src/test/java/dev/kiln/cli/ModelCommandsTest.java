@@ -87,9 +87,9 @@ class ModelCommandsTest {
         assertTrue(summary.out().contains("\noutput1: f32[4,10] ["), summary.out());
     }
 
-    /// `--target cuda` needs no GPU to write the jar: it holds the graph, its PTX (which NVIDIA's
-    /// PTX compiler accepts for sm_80 and sm_90), the launch plan, the weights, Kiln's classes,
-    /// JCuda and its driver library. Run without a GPU, the jar says so in one line and exits 1;
+    /// `--target cuda` needs no GPU to write the jar: it holds the PTX (which NVIDIA's PTX compiler
+    /// accepts for sm_80 and sm_90), the run-time plan, the weights, Kiln's runtime and CUDA
+    /// run-time classes, JCuda and its driver library, and no compiler. Run without a GPU, the jar says so in one line and exits 1;
     /// with one, it computes what the interpreter computes.
     @org.junit.jupiter.api.Tag("gpu") // also run by the GPU suite, where it runs the jar on the GPU
     @Test void compileForCudaWritesAJarWithValidPtx() throws Exception {
@@ -99,10 +99,12 @@ class ModelCommandsTest {
         assertTrue(r.out().startsWith("wrote " + jar + " ("), r.out());
         assertTrue(r.out().contains("PTX for CUDA"), r.out());
         try (var jf = new java.util.jar.JarFile(jar.toFile())) {
-            assertEquals("dev.kiln.codegen.cuda.CudaJarMain", jf.getManifest().getMainAttributes().getValue("Main-Class"));
-            for (String e : List.of("kiln/model.kir", "kiln/launches.txt", "kiln/weights.safetensors", "lib/libJCudaDriver-12.0.0-linux-x86_64.so",
-                    "jcuda/driver/JCudaDriver.class", "dev/kiln/codegen/cuda/CudaJarMain.class", "dev/kiln/passes/lower/Lower.class"))
+            assertEquals("dev.kiln.codegen.cuda.rt.CudaJarMain", jf.getManifest().getMainAttributes().getValue("Main-Class"));
+            for (String e : List.of("kiln/plan.txt", "kiln/weights.safetensors", "kiln/constants.safetensors", "lib/libJCudaDriver-12.0.0-linux-x86_64.so",
+                    "jcuda/driver/JCudaDriver.class", "dev/kiln/codegen/cuda/rt/CudaJarMain.class"))
                 assertNotNull(jf.getEntry(e), e);
+            for (String e : List.of("dev/kiln/passes/lower/Lower.class", "dev/kiln/ir/Graph.class", "dev/kiln/codegen/cuda/PtxGen.class"))
+                org.junit.jupiter.api.Assertions.assertNull(jf.getEntry(e), e + ": the jar carries no compiler");
             String ptx = new String(jf.getInputStream(jf.getEntry("kiln/model.ptx")).readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
             assertTrue(ptx.contains(".entry"), ptx);
             if (dev.kiln.codegen.cuda.PtxCompiler.tool() != null) // there is one wherever jcuda-natives is on the class path

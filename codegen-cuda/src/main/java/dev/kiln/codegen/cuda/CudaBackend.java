@@ -1,10 +1,19 @@
 package dev.kiln.codegen.cuda;
 
+import dev.kiln.codegen.cuda.rt.CudaDriver;
+import dev.kiln.codegen.cuda.rt.CudaPlan;
+import dev.kiln.ir.Dim;
 import dev.kiln.ir.Graph;
-import dev.kiln.ir.Value;
+import dev.kiln.ir.TensorType;
 import dev.kiln.passes.GraphDump;
+import dev.kiln.passes.lower.BufferPlan;
 import dev.kiln.passes.lower.KernelProgram;
+import dev.kiln.passes.lower.Kir;
 import dev.kiln.passes.lower.Lower;
+import dev.kiln.runtime.Size;
+
+import java.util.ArrayList;
+import java.util.List;
 
 /// The CUDA backend: graph -> kernel IR (`Lower`, shared with the JVM backend) -> PTX
 /// (`PtxGen`) -> a module loaded through the CUDA driver -> `CudaExecutable`.
@@ -22,10 +31,11 @@ public final class CudaBackend {
     public static String unavailableReason() { return CudaDriver.unavailableReason(); }
 
     /// The device in use, e.g. `NVIDIA H100 80GB HBM3 (sm_90, 132 SMs)`.
-    public static String deviceName() {
-        CudaDriver d = CudaDriver.get();
-        return d.name + " (sm_" + d.major + d.minor + ", " + d.smCount + " SMs)";
-    }
+    public static String deviceName() { return CudaDriver.deviceName(); }
+
+    /// Gives device memory that closed executables left in the allocator's cache back to the
+    /// driver (`Kiln.clearCache` calls it); does nothing before the GPU is first used.
+    public static void releaseCachedMemory() { CudaDriver.trimCache(); }
 
     /// The PTX of `g` and its launches; no GPU needed.
     public static PtxProgram ptx(Graph g) { return ptx(g, PtxGen.Options.DEFAULT, null); }
@@ -63,7 +73,47 @@ public final class CudaBackend {
         if (why != null) throw new IllegalStateException(why);
         PtxProgram p = ptx(g, options, dump);
         boolean graphs = !"false".equals(System.getProperty("kiln.cuda.graphs"));
-        return new CudaExecutable(p, g.paramNames(), g.params().stream().map(Value::type).toList(), g.resultTypes(), graphs);
+        return new CudaExecutable(p, plan(p, g), graphs);
+    }
+
+    /// The run-time plan of `p`, compiled from `g`: its parameters (none a stored weight; see
+    /// `CudaPlan.withWeights`) and results (`output0`, `output1`, ...), buffers and launches, with
+    /// every size an expression over the symbols. No GPU needed.
+    public static CudaPlan plan(PtxProgram p, Graph g) {
+        KernelProgram k = p.program();
+        List<String> symbols = k.symbols();
+        List<CudaPlan.Param> params = new ArrayList<>();
+        for (int i = 0; i < g.params().size(); i++)
+            params.add(new CudaPlan.Param(g.paramNames().get(i), g.params().get(i).type().dtype(), dims(g.params().get(i).type(), symbols),
+                    k.params().get(i), false));
+        List<CudaPlan.Result> results = new ArrayList<>();
+        for (int r = 0; r < g.resultTypes().size(); r++)
+            results.add(new CudaPlan.Result("output" + r, g.resultTypes().get(r).dtype(), dims(g.resultTypes().get(r), symbols), k.results().get(r)));
+        List<CudaPlan.Buffer> buffers = new ArrayList<>();
+        for (Kir.Buffer b : k.buffers()) {
+            CudaPlan.Kind kind = CudaPlan.Kind.valueOf(b.kind().name());
+            Size numel = kind == CudaPlan.Kind.CONST ? Size.literal(k.constants().get(b.index()).size()) : BufferPlan.size(b.numel(), symbols);
+            buffers.add(new CudaPlan.Buffer(b.dtype(), kind, kind == CudaPlan.Kind.TEMP ? -1 : b.index(), k.plan().slotOf()[b.id()], numel));
+        }
+        List<CudaPlan.Launch> launches = new ArrayList<>();
+        for (Launch l : p.launches()) {
+            List<CudaPlan.Arg> args = new ArrayList<>();
+            for (Launch.Arg a : l.args())
+                args.add(switch (a) {
+                    case Launch.Buf(int id) -> new CudaPlan.Buf(id);
+                    case Launch.Int(var n) -> new CudaPlan.Int(BufferPlan.size(n, symbols));
+                });
+            launches.add(new CudaPlan.Launch(l.entry(), BufferPlan.size(l.gridX(), symbols), BufferPlan.size(l.gridY(), symbols),
+                    BufferPlan.size(l.gridZ(), symbols), l.block(), args));
+        }
+        return new CudaPlan(k.name(), symbols, params, results, buffers, launches);
+    }
+
+    private static List<Integer> dims(TensorType t, List<String> symbols) {
+        List<Integer> d = new ArrayList<>();
+        for (int a = 0; a < t.rank(); a++)
+            d.add(t.dim(a) instanceof Dim.Sym(String s) ? -(symbols.indexOf(s) + 1) : Math.toIntExact(t.dim(a).size()));
+        return d;
     }
 
     /// The resource report of `p` compiled for `arch` (one line per entry: registers, shared

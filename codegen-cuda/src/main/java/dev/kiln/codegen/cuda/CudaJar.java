@@ -1,7 +1,8 @@
 package dev.kiln.codegen.cuda;
 
+import dev.kiln.codegen.cuda.rt.CudaJarMain;
+import dev.kiln.codegen.cuda.rt.CudaPlan;
 import dev.kiln.ir.Graph;
-import dev.kiln.ir.text.Printer;
 import dev.kiln.passes.lower.Lower;
 import dev.kiln.runtime.AtomicFiles;
 import dev.kiln.runtime.NdArray;
@@ -28,20 +29,21 @@ import java.util.stream.Stream;
 
 /// A standalone jar that runs a graph on the GPU: `java -jar model.jar --input x.npy`.
 ///
-/// It holds, under `kiln/`: `model.kir` (the graph after the passes and fusion), `model.ptx` (the
-/// PTX module `PtxGen` makes of it: `.version 8.0`, `.target sm_80`, loaded and JIT-compiled by the
-/// driver for the card it meets), `launches.txt` (the launch plan: each entry's grid, block and
-/// arguments, for reading) and `weights.safetensors` (the graph parameters stored with it; the
-/// others are the jar's inputs). To run them it carries Kiln's `runtime`, `ir`, `passes` and
-/// `codegen-cuda` classes, JCuda's classes and JCuda's driver binding
-/// (`lib/libJCudaDriver-12.0.0-linux-x86_64.so`, loaded by JCuda from the jar); the GPU machine
-/// needs only a Java 25 runtime and the CUDA driver (`libcuda.so.1`). At start the jar lowers the
-/// graph again and checks that the PTX it gets is the PTX stored, so what runs is what was
-/// exported. Invariant: the jar is written whole (to a temporary name, then renamed) or not at all.
+/// It holds, under `kiln/`: `model.ptx` (the PTX module `PtxGen` makes of the graph after the
+/// passes and fusion: `.version 8.0`, `.target sm_80`, loaded and JIT-compiled by the driver for
+/// the card it meets), `plan.txt` (the `CudaPlan`: parameters, results, buffers and launches, each
+/// size an expression over the dimension symbols), `weights.safetensors` (the graph parameters
+/// stored with it; the others are the jar's inputs) and `constants.safetensors` (the graph's
+/// constants). To run them it carries Kiln's
+/// `runtime` classes, the CUDA run-time classes (`dev.kiln.codegen.cuda.rt`: the plan, its
+/// executor, the jar's command line), JCuda's classes and JCuda's driver binding
+/// (`lib/libJCudaDriver-12.0.0-linux-x86_64.so`, loaded by JCuda from the jar); no IR, passes or
+/// code generator. The GPU machine needs only a Java 25 runtime and the CUDA driver
+/// (`libcuda.so.1`). Invariant: the jar is written whole (to a temporary name, then renamed) or
+/// not at all.
 public final class CudaJar {
     private CudaJar() {}
 
-    static final String GRAPH = "kiln/model.kir", PTX = "kiln/model.ptx", LAUNCHES = "kiln/launches.txt", WEIGHTS = "kiln/weights.safetensors";
     static final String NATIVE = "lib/libJCudaDriver-12.0.0-linux-x86_64.so";
 
     /// What was written: the jar, its size, its entries and the tensors given that no parameter reads.
@@ -67,11 +69,14 @@ public final class CudaJar {
         }
         List<String> unused = tensors.keySet().stream().filter(k -> !stored.containsKey(k)).toList();
         PtxProgram p = PtxGen.generate(Lower.lower(graph), PtxGen.Options.DEFAULT);
+        CudaPlan plan = CudaBackend.plan(p, graph).withWeights(stored.keySet());
+        Map<String, NdArray> constants = new LinkedHashMap<>();
+        for (int c = 0; c < p.program().constants().size(); c++) constants.put(CudaJarMain.constantName(c), p.program().constants().get(c));
         Map<String, byte[]> files = new TreeMap<>();
-        files.put(GRAPH, Printer.print(graph, true).getBytes(StandardCharsets.UTF_8));
-        files.put(PTX, p.ptx().getBytes(StandardCharsets.UTF_8));
-        files.put(LAUNCHES, launchPlan(p).getBytes(StandardCharsets.UTF_8));
-        files.put(WEIGHTS, SafeTensors.toBytes(stored));
+        files.put(CudaJarMain.PTX, p.ptx().getBytes(StandardCharsets.UTF_8));
+        files.put(CudaJarMain.PLAN, plan.toText().getBytes(StandardCharsets.UTF_8));
+        files.put(CudaJarMain.WEIGHTS, SafeTensors.toBytes(stored));
+        files.put(CudaJarMain.CONSTANTS, SafeTensors.toBytes(constants));
         Map<String, byte[]> classes = classes();
         Manifest mf = new Manifest();
         mf.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
@@ -98,23 +103,19 @@ public final class CudaJar {
         }
     }
 
-    /// One line per launch: entry, grid (size expressions over the symbols), block, arguments.
-    static String launchPlan(PtxProgram p) {
-        StringBuilder s = new StringBuilder("// launch plan of @" + p.program().name() + ": entry, grid x/y/z, block, arguments\n");
-        for (Launch l : p.launches())
-            s.append(l.entry()).append(" grid(").append(l.gridX()).append(", ").append(l.gridY()).append(", ").append(l.gridZ())
-                    .append(") block ").append(l.block()).append(" args ").append(l.args()).append('\n');
-        return s.toString();
-    }
-
     private static Map<String, byte[]> cached;
 
-    /// Kiln's classes that running the jar needs, JCuda's classes and JCuda's driver library.
+    /// The classes of the packages that running the jar needs: Kiln's runtime, the CUDA run time
+    /// (where the jar's main class is) and JCuda.
+    static final List<String> PACKAGES = List.of("dev/kiln/runtime/", "dev/kiln/codegen/cuda/rt/", "jcuda/");
+
+    /// The classes of `PACKAGES` and JCuda's driver library.
     private static synchronized Map<String, byte[]> classes() {
         if (cached != null) return cached;
         Map<String, byte[]> out = new TreeMap<>();
-        for (Class<?> anchor : List.of(NdArray.class, Graph.class, Lower.class, CudaJar.class, jcuda.driver.JCudaDriver.class))
+        for (Class<?> anchor : List.of(NdArray.class, CudaJarMain.class, jcuda.driver.JCudaDriver.class))
             read(anchor, out);
+        out.keySet().removeIf(name -> PACKAGES.stream().noneMatch(name::startsWith));
         out.put(NATIVE, nativeLibrary());
         return cached = out;
     }

@@ -8,11 +8,13 @@ import dev.kiln.ir.Graph;
 import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
 import dev.kiln.passes.GraphDump;
+import dev.kiln.passes.lower.BufferPlan;
 import dev.kiln.passes.lower.KernelProgram;
 import dev.kiln.passes.lower.Kir.*;
 import dev.kiln.passes.lower.Lower;
 import dev.kiln.runtime.DType;
 import dev.kiln.runtime.NdArray;
+import dev.kiln.runtime.Size;
 
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -75,19 +77,19 @@ public final class PlanBuilder {
             Buffer buf = p.buffers().get(b);
             if (buf.id() != b) throw new IllegalStateException("buffer ids are not positions");
             buffers.add(new Plan.Buffer(buf.name(), buf.dtype(), Plan.Kind.valueOf(buf.kind().name()), buf.index(),
-                    p.plan().slotOf()[b], size(buf.numel(), symbols)));
+                    p.plan().slotOf()[b], BufferPlan.size(buf.numel(), symbols)));
         }
         List<Plan.Kernel> kernels = p.kernels().stream().map(k -> new Plan.Kernel(k.name(), k.source())).toList();
         List<Plan.Task> planTasks = new ArrayList<>();
         for (BytecodeGen.Task t : tasks) {
             Plan.TaskKind kind = t.call() ? Plan.TaskKind.CALL : t.inCall() ? Plan.TaskKind.EPILOGUE : Plan.TaskKind.LOOP;
-            Plan.Size extent = Plan.Size.ZERO, work = Plan.Size.ZERO, flops = Plan.Size.ZERO;
+            Size extent = Size.ZERO, work = Size.ZERO, flops = Size.ZERO;
             if (t.stmt() instanceof Loop l) {
-                extent = size(l.extent(), symbols);
-                work = size(work(l), symbols);
+                extent = BufferPlan.size(l.extent(), symbols);
+                work = BufferPlan.size(work(l), symbols);
             }
-            if (t.stmt() instanceof Call c) flops = size(flops(c.call()), symbols);
-            planTasks.add(new Plan.Task(t.kernel(), kind, extent, work, flops, size(bytes(p, t.stmt()), symbols)));
+            if (t.stmt() instanceof Call c) flops = BufferPlan.size(flops(c.call()), symbols);
+            planTasks.add(new Plan.Task(t.kernel(), kind, extent, work, flops, BufferPlan.size(bytes(p, t.stmt()), symbols)));
         }
         return new Plan(g.name(), symbols, params, results, buffers, p.plan().slotTypes(), kernels, planTasks);
     }
@@ -155,21 +157,4 @@ public final class PlanBuilder {
     private static Expr i32(long v) { return new IntConst(v, DType.I32); }
 
     private static Expr mul(Expr a, Expr b) { return new Bin(BinOp.MUL, a, b, DType.I32); }
-
-    /// A size expression of the kernel IR (literals, symbols, integer arithmetic) as a plan size.
-    static Plan.Size size(Expr e, List<String> symbols) {
-        return switch (e) {
-            case IntConst c -> Plan.Size.literal(c.value());
-            case Sym s -> {
-                int i = symbols.indexOf(s.name());
-                if (i < 0) throw new IllegalStateException("size names unknown symbol " + s.name());
-                yield Plan.Size.symbol(i);
-            }
-            case Bin b -> Plan.Size.apply(switch (b.op()) {
-                case ADD -> "+"; case SUB -> "-"; case MUL -> "*"; case DIV -> "/"; case MOD -> "%"; case MAX -> "max"; case MIN -> "min";
-                default -> throw new IllegalStateException("not a size expression: " + e);
-            }, size(b.a(), symbols), size(b.b(), symbols));
-            default -> throw new IllegalStateException("not a size expression: " + e);
-        };
-    }
 }

@@ -1,5 +1,6 @@
 package dev.kiln.codegen.jvm;
 
+import dev.kiln.runtime.Size;
 import dev.kiln.codegen.jvm.rt.Plan;
 import dev.kiln.codegen.jvm.rt.KernelProfile;
 import dev.kiln.codegen.jvm.rt.PlanExecutable;
@@ -89,9 +90,9 @@ class PlanBuilderTest {
     }
 
     @Test void sizesEvaluateAsTheKernelIrDoes() {
-        Plan.Size s = Plan.Size.apply("+", Plan.Size.apply("*", Plan.Size.symbol(0), Plan.Size.literal(7)), Plan.Size.apply("/",
-                Plan.Size.symbol(1), Plan.Size.literal(0)));
+        Size s = Size.apply("+", Size.apply("*", Size.symbol(0), Size.literal(7)), Size.apply("/",
+                Size.symbol(1), Size.literal(0)));
         assertEquals(3 * 7, s.eval(new int[]{3, 5}));
-        assertEquals(Plan.Size.apply("max", Plan.Size.literal(-2), Plan.Size.symbol(0)).eval(new int[]{-5}), -2);
+        assertEquals(Size.apply("max", Size.literal(-2), Size.symbol(0)).eval(new int[]{-5}), -2);
     }
 }

@@ -2,6 +2,7 @@ package dev.kiln.passes.lower;
 
 import dev.kiln.passes.lower.Kir.*;
 import dev.kiln.runtime.DType;
+import dev.kiln.runtime.Size;
 
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -93,6 +94,24 @@ public record BufferPlan(int[] slotOf, List<DType> slotTypes, List<List<Integer>
                 };
             }
             default -> throw new IllegalArgumentException("not a size expression: " + e);
+        };
+    }
+
+    /// A size expression of the kernel IR (literals, symbols, integer arithmetic) as a run-time
+    /// size (what a standalone jar's plan carries).
+    public static Size size(Expr e, List<String> symbols) {
+        return switch (e) {
+            case IntConst c -> Size.literal(c.value());
+            case Sym s -> {
+                int i = symbols.indexOf(s.name());
+                if (i < 0) throw new IllegalStateException("size names unknown symbol " + s.name());
+                yield Size.symbol(i);
+            }
+            case Bin b -> Size.apply(switch (b.op()) {
+                case ADD -> "+"; case SUB -> "-"; case MUL -> "*"; case DIV -> "/"; case MOD -> "%"; case MAX -> "max"; case MIN -> "min";
+                default -> throw new IllegalStateException("not a size expression: " + e);
+            }, size(b.a(), symbols), size(b.b(), symbols));
+            default -> throw new IllegalStateException("not a size expression: " + e);
         };
     }
 

@@ -1,15 +1,11 @@
 package dev.kiln.codegen.jvm.rt;
 
 import dev.kiln.runtime.DType;
+import dev.kiln.runtime.PlanText;
+import dev.kiln.runtime.Size;
 
-import java.net.URLDecoder;
-import java.net.URLEncoder;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /// A compiled graph's run-time description as plain data: its parameters and results, its
 /// buffers and their memory slots, and its tasks in order with their loop extents as size
@@ -79,93 +75,6 @@ public record Plan(String name, List<String> symbols, List<Param> params, List<R
 
     public Plan withResults(List<Result> r) { return new Plan(name, symbols, params, r, buffers, slotTypes, kernels, tasks); }
 
-    // ---- size expressions --------------------------------------------------------------------
-
-    /// An integer expression over the dimension symbols in postfix form: each element of
-    /// `code` is a literal (`LIT` then the value), a symbol (`SYM` then its index) or an
-    /// operator. Operators evaluate as the kernel IR's size arithmetic does: integer division
-    /// and remainder by zero give 0.
-    public record Size(long[] code) {
-        static final long LIT = 0, SYM = 1, ADD = 2, SUB = 3, MUL = 4, DIV = 5, MOD = 6, MAX = 7, MIN = 8;
-        private static final String[] OPS = {null, null, "+", "-", "*", "/", "%", "max", "min"};
-
-        public static final Size ZERO = literal(0);
-
-        public static Size literal(long v) { return new Size(new long[]{LIT, v}); }
-
-        public static Size symbol(int index) { return new Size(new long[]{SYM, index}); }
-
-        /// `op` is one of `+ - * / % max min`.
-        public static Size apply(String op, Size a, Size b) {
-            long code = Arrays.asList(OPS).indexOf(op);
-            if (code < ADD) throw new IllegalArgumentException("no size operator '" + op + "'");
-            long[] c = Arrays.copyOf(a.code, a.code.length + b.code.length + 1);
-            System.arraycopy(b.code, 0, c, a.code.length, b.code.length);
-            c[c.length - 1] = code;
-            return new Size(c);
-        }
-
-        public long eval(int[] dims) {
-            long[] stack = new long[code.length];
-            int top = 0;
-            for (int i = 0; i < code.length; i++) {
-                long op = code[i];
-                if (op == LIT) stack[top++] = code[++i];
-                else if (op == SYM) stack[top++] = dims[(int) code[++i]];
-                else {
-                    long y = stack[--top], x = stack[--top];
-                    stack[top++] = switch ((int) op) {
-                        case (int) ADD -> x + y;
-                        case (int) SUB -> x - y;
-                        case (int) MUL -> x * y;
-                        case (int) DIV -> y == 0 ? 0 : x / y;
-                        case (int) MOD -> y == 0 ? 0 : x % y;
-                        case (int) MAX -> Math.max(x, y);
-                        default -> Math.min(x, y);
-                    };
-                }
-            }
-            return stack[0];
-        }
-
-        /// `$0,128,*`: comma-separated postfix tokens, `$i` for symbol i.
-        String text() {
-            StringBuilder s = new StringBuilder();
-            for (int i = 0; i < code.length; i++) {
-                if (!s.isEmpty()) s.append(',');
-                if (code[i] == LIT) s.append(code[++i]);
-                else if (code[i] == SYM) s.append('$').append(code[++i]);
-                else s.append(OPS[(int) code[i]]);
-            }
-            return s.toString();
-        }
-
-        static Size parse(String text, int symbols) {
-            List<Long> c = new ArrayList<>();
-            int depth = 0;
-            for (String t : text.split(",")) {
-                int op = Arrays.asList(OPS).indexOf(t);
-                if (op >= ADD) {
-                    if (depth < 2) throw new IllegalArgumentException("size '" + text + "' is not postfix");
-                    depth--;
-                    c.add((long) op);
-                } else if (t.startsWith("$")) {
-                    int s = Integer.parseInt(t.substring(1));
-                    if (s < 0 || s >= symbols) throw new IllegalArgumentException("size '" + text + "' names symbol " + s);
-                    c.add(SYM);
-                    c.add((long) s);
-                    depth++;
-                } else {
-                    c.add(LIT);
-                    c.add(Long.parseLong(t));
-                    depth++;
-                }
-            }
-            if (depth != 1) throw new IllegalArgumentException("size '" + text + "' is not postfix");
-            return new Size(c.stream().mapToLong(Long::longValue).toArray());
-        }
-    }
-
     // ---- text form -----------------------------------------------------------------------------
 
     private static final String MAGIC = "kiln-plan 1";
@@ -173,21 +82,21 @@ public record Plan(String name, List<String> symbols, List<Param> params, List<R
     /// Line per item, `kind key=value ...`; names are URL-encoded so that any name fits in one token.
     public String toText() {
         StringBuilder s = new StringBuilder(MAGIC).append('\n');
-        s.append("graph name=").append(enc(name)).append('\n');
-        for (String sym : symbols) s.append("symbol name=").append(enc(sym)).append('\n');
+        s.append("graph name=").append(PlanText.enc(name)).append('\n');
+        for (String sym : symbols) s.append("symbol name=").append(PlanText.enc(sym)).append('\n');
         for (Param p : params)
-            s.append("param name=").append(enc(p.name())).append(" dtype=").append(p.dtype().text()).append(" dims=").append(dims(p.dims()))
+            s.append("param name=").append(PlanText.enc(p.name())).append(" dtype=").append(p.dtype().text()).append(" dims=").append(PlanText.dims(p.dims()))
                     .append(" buffer=").append(p.buffer()).append(" role=").append(p.role().name().toLowerCase())
                     .append(" update=").append(p.update()).append('\n');
         for (Result r : results)
-            s.append("result name=").append(enc(r.name())).append(" dtype=").append(r.dtype().text()).append(" dims=").append(dims(r.dims()))
+            s.append("result name=").append(PlanText.enc(r.name())).append(" dtype=").append(r.dtype().text()).append(" dims=").append(PlanText.dims(r.dims()))
                     .append(" buffer=").append(r.buffer()).append('\n');
         for (Buffer b : buffers)
-            s.append("buffer name=").append(enc(b.name())).append(" dtype=").append(b.dtype().text()).append(" kind=")
+            s.append("buffer name=").append(PlanText.enc(b.name())).append(" dtype=").append(b.dtype().text()).append(" kind=")
                     .append(b.kind().name().toLowerCase()).append(" index=").append(b.index()).append(" slot=").append(b.slot())
                     .append(" numel=").append(b.numel().text()).append('\n');
         for (DType d : slotTypes) s.append("slot dtype=").append(d.text()).append('\n');
-        for (Kernel k : kernels) s.append("kernel name=").append(enc(k.name())).append(" source=").append(enc(k.source())).append('\n');
+        for (Kernel k : kernels) s.append("kernel name=").append(PlanText.enc(k.name())).append(" source=").append(PlanText.enc(k.source())).append('\n');
         for (Task t : tasks)
             s.append("task kernel=").append(t.kernel()).append(" kind=").append(t.kind().name().toLowerCase())
                     .append(" extent=").append(t.extent().text()).append(" work=").append(t.work().text())
@@ -197,10 +106,7 @@ public record Plan(String name, List<String> symbols, List<Param> params, List<R
 
     /// Parses `toText`'s form; `source` names the text in errors (IllegalArgumentException).
     public static Plan parse(String text, String source) {
-        String[] lines = text.split("\n");
-        if (lines.length == 0 || !lines[0].equals(MAGIC))
-            throw new IllegalArgumentException(source + ": not a Kiln plan (expected '" + MAGIC + "' on line 1)");
-        String name = null;
+        String[] name = {null};
         List<String> symbols = new ArrayList<>();
         List<Param> params = new ArrayList<>();
         List<Result> results = new ArrayList<>();
@@ -208,40 +114,26 @@ public record Plan(String name, List<String> symbols, List<Param> params, List<R
         List<DType> slots = new ArrayList<>();
         List<Kernel> kernels = new ArrayList<>();
         List<Task> tasks = new ArrayList<>();
-        for (int ln = 1; ln < lines.length; ln++) {
-            if (lines[ln].isBlank()) continue;
-            String[] tokens = lines[ln].split(" ");
-            Map<String, String> kv = new HashMap<>();
-            for (int i = 1; i < tokens.length; i++) {
-                int eq = tokens[i].indexOf('=');
-                if (eq <= 0) throw new IllegalArgumentException(source + ":" + (ln + 1) + ": expected key=value, got '" + tokens[i] + "'");
-                kv.put(tokens[i].substring(0, eq), tokens[i].substring(eq + 1));
+        PlanText.read(text, MAGIC, "a Kiln plan", source, line -> {
+            int n = symbols.size();
+            switch (line.kind()) {
+                case "graph" -> name[0] = line.name("name");
+                case "symbol" -> symbols.add(line.name("name"));
+                case "param" -> params.add(new Param(line.name("name"), line.dtype("dtype"), line.dims("dims"), line.integer("buffer"),
+                        Role.valueOf(line.get("role").toUpperCase()), line.integer("update")));
+                case "result" -> results.add(new Result(line.name("name"), line.dtype("dtype"), line.dims("dims"), line.integer("buffer")));
+                case "buffer" -> buffers.add(new Buffer(line.name("name"), line.dtype("dtype"), Kind.valueOf(line.get("kind").toUpperCase()),
+                        line.integer("index"), line.integer("slot"), Size.parse(line.get("numel"), n)));
+                case "slot" -> slots.add(line.dtype("dtype"));
+                case "kernel" -> kernels.add(new Kernel(line.name("name"), line.name("source")));
+                case "task" -> tasks.add(new Task(line.integer("kernel"), TaskKind.valueOf(line.get("kind").toUpperCase()),
+                        Size.parse(line.get("extent"), n), Size.parse(line.get("work"), n), Size.parse(line.get("flops"), n),
+                        Size.parse(line.get("bytes"), n)));
+                default -> throw new IllegalArgumentException(PlanText.unknown("item", line.kind()));
             }
-            try {
-                switch (tokens[0]) {
-                    case "graph" -> name = dec(get(kv, "name"));
-                    case "symbol" -> symbols.add(dec(get(kv, "name")));
-                    case "param" -> params.add(new Param(dec(get(kv, "name")), dtype(get(kv, "dtype")), dims(get(kv, "dims")),
-                            Integer.parseInt(get(kv, "buffer")), Role.valueOf(get(kv, "role").toUpperCase()),
-                            Integer.parseInt(get(kv, "update"))));
-                    case "result" -> results.add(new Result(dec(get(kv, "name")), dtype(get(kv, "dtype")), dims(get(kv, "dims")),
-                            Integer.parseInt(get(kv, "buffer"))));
-                    case "buffer" -> buffers.add(new Buffer(dec(get(kv, "name")), dtype(get(kv, "dtype")),
-                            Kind.valueOf(get(kv, "kind").toUpperCase()), Integer.parseInt(get(kv, "index")),
-                            Integer.parseInt(get(kv, "slot")), Size.parse(get(kv, "numel"), symbols.size())));
-                    case "slot" -> slots.add(dtype(get(kv, "dtype")));
-                    case "kernel" -> kernels.add(new Kernel(dec(get(kv, "name")), dec(get(kv, "source"))));
-                    case "task" -> tasks.add(new Task(Integer.parseInt(get(kv, "kernel")), TaskKind.valueOf(get(kv, "kind").toUpperCase()),
-                            Size.parse(get(kv, "extent"), symbols.size()), Size.parse(get(kv, "work"), symbols.size()),
-                            Size.parse(get(kv, "flops"), symbols.size()), Size.parse(get(kv, "bytes"), symbols.size())));
-                    default -> throw new IllegalArgumentException("unknown item '" + tokens[0] + "'");
-                }
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException(source + ":" + (ln + 1) + ": " + e.getMessage(), e);
-            }
-        }
-        if (name == null) throw new IllegalArgumentException(source + ": no graph line");
-        Plan p = new Plan(name, symbols, params, results, buffers, slots, kernels, tasks);
+        });
+        if (name[0] == null) throw new IllegalArgumentException(source + ": no graph line");
+        Plan p = new Plan(name[0], symbols, params, results, buffers, slots, kernels, tasks);
         p.check(source);
         return p;
     }
@@ -268,32 +160,4 @@ public record Plan(String name, List<String> symbols, List<Param> params, List<R
     private static void inRange(String source, String what, int i, int n) {
         if (i < 0 || i >= n) throw new IllegalArgumentException(source + ": " + what + " " + i + " out of range");
     }
-
-    private static String get(Map<String, String> kv, String key) {
-        String v = kv.get(key);
-        if (v == null) throw new IllegalArgumentException("missing " + key + "=");
-        return v;
-    }
-
-    private static DType dtype(String s) {
-        DType d = DType.parse(s);
-        if (d == null) throw new IllegalArgumentException("unknown dtype '" + s + "'");
-        return d;
-    }
-
-    private static String dims(int[] d) {
-        StringBuilder s = new StringBuilder();
-        for (int i = 0; i < d.length; i++) s.append(i > 0 ? "," : "").append(d[i]);
-        return s.toString();
-    }
-
-    private static int[] dims(String s) {
-        if (s.isEmpty()) return new int[0];
-        return Arrays.stream(s.split(",")).mapToInt(Integer::parseInt).toArray();
-    }
-
-    /// A bare `%` (which encoding never produces) stands for the empty string, so no value is empty.
-    private static String enc(String s) { return s.isEmpty() ? "%" : URLEncoder.encode(s, StandardCharsets.UTF_8); }
-
-    private static String dec(String s) { return s.equals("%") ? "" : URLDecoder.decode(s, StandardCharsets.UTF_8); }
 }

@@ -1,5 +1,6 @@
 package dev.kiln.codegen.jvm.rt;
 
+import dev.kiln.runtime.Size;
 import dev.kiln.runtime.DType;
 import org.junit.jupiter.api.Test;
 
@@ -9,16 +10,16 @@ import static org.junit.jupiter.api.Assertions.*;
 
 class PlanTest {
     @Test void textFormKeepsOddNamesAndEveryField() {
-        Plan.Size n = Plan.Size.apply("*", Plan.Size.symbol(0), Plan.Size.literal(3));
+        Size n = Size.apply("*", Size.symbol(0), Size.literal(3));
         Plan p = new Plan("g with spaces", List.of("B"),
                 List.of(new Plan.Param("x y%=", DType.F32, new int[]{-1, 3}, 0, Plan.Role.INPUT, -1),
                         new Plan.Param("", DType.I64, new int[]{}, 1, Plan.Role.STEP, -1)),
                 List.of(new Plan.Result("out\n", DType.F32, new int[]{-1, 3}, 2)),
                 List.of(new Plan.Buffer("x y%=", DType.F32, Plan.Kind.PARAM, 0, -1, n),
-                        new Plan.Buffer("", DType.I64, Plan.Kind.PARAM, 1, -1, Plan.Size.literal(1)),
+                        new Plan.Buffer("", DType.I64, Plan.Kind.PARAM, 1, -1, Size.literal(1)),
                         new Plan.Buffer("t", DType.F32, Plan.Kind.TEMP, -1, 0, n)),
                 List.of(DType.F32), List.of(new Plan.Kernel("k0", "a.kir:3")),
-                List.of(new Plan.Task(0, Plan.TaskKind.LOOP, n, n, Plan.Size.ZERO, Plan.Size.apply("*", n, Plan.Size.literal(8)))));
+                List.of(new Plan.Task(0, Plan.TaskKind.LOOP, n, n, Size.ZERO, Size.apply("*", n, Size.literal(8)))));
         Plan q = Plan.parse(p.toText(), "t");
         assertEquals(p.toText(), q.toText());
         assertEquals("x y%=", q.params().getFirst().name());

@@ -1,4 +1,4 @@
-package dev.kiln.codegen.cuda;
+package dev.kiln.codegen.cuda.rt;
 
 import jcuda.Pointer;
 import jcuda.driver.CUcontext;
@@ -16,15 +16,15 @@ import java.util.Map;
 import static jcuda.driver.JCudaDriver.*;
 
 /// The process's view of the GPU through the CUDA driver API (JCuda): device 0, its primary
-/// context, one stream, a cache of loaded modules (keyed by PTX text) and a caching device
-/// allocator. One instance per process, created on first use; every call that touches the
+/// context, one stream, the loaded modules (keyed by PTX text, each unloaded after its last
+/// user) and a caching device allocator. One instance per process, created on first use; every call that touches the
 /// context runs under its lock and makes the context current on the calling thread first.
 /// Invariant: every driver call's result is checked; a failure throws `CudaException` naming
 /// the call and the driver's error.
-final class CudaDriver {
+public final class CudaDriver {
     /// A failed driver call, as one line: which call, which error.
-    static final class CudaException extends RuntimeException {
-        CudaException(String message) { super(message); }
+    public static final class CudaException extends RuntimeException {
+        public CudaException(String message) { super(message); }
     }
 
     private static volatile CudaDriver instance;
@@ -35,8 +35,15 @@ final class CudaDriver {
     final CUstream stream = new CUstream();
     final String name;
     final int smCount, major, minor;
-    private final Map<String, CUmodule> modules = new HashMap<>();
+    /// Loaded modules by PTX text, with how many executables use each.
+    private final Map<String, Loaded> modules = new HashMap<>();
+
     final Allocator allocator = new Allocator();
+
+    private static final class Loaded {
+        final CUmodule module = new CUmodule();
+        int users;
+    }
 
     private CudaDriver() {
         check(cuDeviceGet(device, 0), "cuDeviceGet");
@@ -64,7 +71,7 @@ final class CudaDriver {
     }
 
     /// Null when a GPU can be used; else why not, in one line (no driver library, no device, ...).
-    static String unavailableReason() {
+    public static String unavailableReason() {
         if (instance != null) return null;
         if (unavailable != null) return unavailable;
         synchronized (CudaDriver.class) {
@@ -86,14 +93,39 @@ final class CudaDriver {
                 return null;
             } catch (UnsatisfiedLinkError | NoClassDefFoundError e) {
                 unavailable = "no CUDA driver: the driver library (libcuda.so.1) or JCuda's binding to it did not load ("
-                        + PtxCompiler.firstLine(e.getMessage()) + ")";
+                        + firstLine(e.getMessage()) + ")";
             } catch (CudaException e) {
                 unavailable = "the CUDA device could not be opened: " + e.getMessage();
             } catch (RuntimeException e) {
-                unavailable = "CUDA is not usable here: " + e.getClass().getSimpleName() + ": " + PtxCompiler.firstLine(e.getMessage());
+                unavailable = "CUDA is not usable here: " + e.getClass().getSimpleName() + ": " + firstLine(e.getMessage());
             }
             return unavailable;
         }
+    }
+
+    private static String firstLine(String s) { return s == null ? "" : s.lines().findFirst().orElse(""); }
+
+    /// The device in use, e.g. `NVIDIA H100 80GB HBM3 (sm_90, 132 SMs)`; throws `CudaException`
+    /// when there is no usable GPU.
+    public static String deviceName() {
+        CudaDriver d = get();
+        return d.name + " (sm_" + d.major + d.minor + ", " + d.smCount + " SMs)";
+    }
+
+    /// Gives the device memory that released buffers left cached back to the driver; does
+    /// nothing when this process has not opened the GPU.
+    public static void trimCache() {
+        CudaDriver d = instance;
+        if (d != null) {
+            d.enter();
+            d.allocator.trim();
+        }
+    }
+
+    /// Bytes of device memory held by the allocator: in use and cached (0 before the GPU opens).
+    public static long reservedBytes() {
+        CudaDriver d = instance;
+        return d == null ? 0 : d.allocator.reservedBytes();
     }
 
     /// The driver; throws `CudaException` with the reason when there is no usable GPU.
@@ -106,16 +138,45 @@ final class CudaDriver {
     /// Makes the context current on this thread (cheap when it already is).
     void enter() { check(cuCtxSetCurrent(context), "cuCtxSetCurrent"); }
 
-    /// The module for `ptx`, loaded (and JIT-compiled by the driver for this card) once.
-    synchronized CUmodule module(String ptx) {
-        CUmodule m = modules.get(ptx);
+    /// The module for `ptx`, loaded (and JIT-compiled by the driver for this card) on its first
+    /// user; each call adds a user, `unload` drops one and unloads the module after the last.
+    synchronized CUmodule load(String ptx) {
+        Loaded m = modules.get(ptx);
         if (m == null) {
             enter();
-            m = new CUmodule();
-            check(cuModuleLoadData(m, ptx), "cuModuleLoadData");
+            m = new Loaded();
+            check(cuModuleLoadData(m.module, ptx), "cuModuleLoadData");
             modules.put(ptx, m);
         }
-        return m;
+        m.users++;
+        return m.module;
+    }
+
+    synchronized void unload(String ptx) {
+        Loaded m = modules.get(ptx);
+        if (m == null || --m.users > 0) return;
+        modules.remove(ptx);
+        enter();
+        check(cuModuleUnload(m.module), "cuModuleUnload");
+    }
+
+    /// How many modules are loaded now (0 before the GPU opens); for tests and diagnostics.
+    public static int loadedModules() {
+        CudaDriver d = instance;
+        if (d == null) return 0;
+        synchronized (d) {
+            return d.modules.size();
+        }
+    }
+
+    /// How many executables use the module of `ptx` (0: not loaded); for tests and diagnostics.
+    public static int moduleUsers(String ptx) {
+        CudaDriver d = instance;
+        if (d == null) return 0;
+        synchronized (d) {
+            Loaded m = d.modules.get(ptx);
+            return m == null ? 0 : m.users;
+        }
     }
 
     /// Device memory in size classes (powers of two from 512 bytes), kept on free lists when
