@@ -185,7 +185,10 @@ class OpParityTest {
         record Case(int n, int c, int h, int w, int o, int k, int stride, int pad, int dil, int groups) {}
         for (Case q : List.of(new Case(2, 3, 7, 6, 4, 3, 1, 1, 1, 1), new Case(3, 4, 9, 9, 6, 3, 2, 0, 1, 2),
                 new Case(1, 2, 8, 7, 3, 2, 1, 2, 2, 1), new Case(2, 4, 5, 5, 4, 1, 1, 0, 1, 1), new Case(2, 4, 6, 6, 8, 3, 2, 1, 1, 4),
-                new Case(2, 3, 2, 2, 4, 5, 1, 2, 1, 1), new Case(1, 2, 3, 5, 2, 3, 1, 1, 1, 2)))
+                new Case(2, 3, 2, 2, 4, 5, 1, 2, 1, 1), new Case(1, 2, 3, 5, 2, 3, 1, 1, 1, 2),
+                // more patch rows (c*k*k) than output channels: the weight gradient reads the
+                // unfolded image in place, in whole and ragged tiles, split over the images
+                new Case(5, 9, 6, 5, 40, 3, 1, 1, 1, 1), new Case(4, 4, 6, 6, 8, 3, 1, 1, 1, 2)))
             for (DType d : new DType[]{DType.F32, DType.F64, DType.BF16}) {
                 Builder b = new Builder();
                 Ints s = Ints.of(q.stride(), q.stride()), p = Ints.of(q.pad(), q.pad()), dl = Ints.of(q.dil(), q.dil());

@@ -4,7 +4,8 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /// The vector micro-kernel: an 8 x 32 tile of C held in 16 512-bit accumulators (two vectors
-/// of 16 floats per row), updated with one broadcast and two FMAs per row and depth step.
+/// of 16 floats per row), updated with one broadcast and two FMAs per row and depth step. A is
+/// a packed panel or, for `Gemm.gemmInPlaceA`, eight rows read in place.
 /// Loaded by reflection only when `jdk.incubator.vector` is present. The accumulators are
 /// spelled out one by one so that C2 keeps all of them in registers.
 final class VectorMicro implements Gemm.Micro {
@@ -39,32 +40,37 @@ final class VectorMicro implements Gemm.Micro {
     }
 
     public void tile(int kc, float[] ap, int apOff, float[] bp, int bpOff, float[] c, int cOff, int ldc, boolean accumulate) {
+        tile(kc, ap, apOff, 1, MR, bp, bpOff, c, cOff, ldc, accumulate);
+    }
+
+    public void tile(int kc, float[] ap, int apOff, int ai, int as, float[] bp, int bpOff, float[] c, int cOff, int ldc,
+                     boolean accumulate) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c50 = FloatVector.zero(S), c51 = FloatVector.zero(S), c60 = FloatVector.zero(S), c61 = FloatVector.zero(S), c70 = FloatVector.zero(S), c71 = FloatVector.zero(S);
-        int ao = apOff, bo = bpOff;
-        for (int p = 0; p < kc; p++, ao += MR, bo += NR) {
+        int ao = apOff, bo = bpOff, a2i = 2 * ai, a3i = 3 * ai, a4i = 4 * ai, a5i = 5 * ai, a6i = 6 * ai, a7i = 7 * ai;
+        for (int p = 0; p < kc; p++, ao += as, bo += NR) {
             FloatVector b0 = FloatVector.fromArray(S, bp, bo), b1 = FloatVector.fromArray(S, bp, bo + 16);
-            FloatVector a0 = FloatVector.broadcast(S, ap[ao + 0]);
+            FloatVector a0 = FloatVector.broadcast(S, ap[ao]);
             c00 = a0.fma(b0, c00);
             c01 = a0.fma(b1, c01);
-            FloatVector a1 = FloatVector.broadcast(S, ap[ao + 1]);
+            FloatVector a1 = FloatVector.broadcast(S, ap[ao + ai]);
             c10 = a1.fma(b0, c10);
             c11 = a1.fma(b1, c11);
-            FloatVector a2 = FloatVector.broadcast(S, ap[ao + 2]);
+            FloatVector a2 = FloatVector.broadcast(S, ap[ao + a2i]);
             c20 = a2.fma(b0, c20);
             c21 = a2.fma(b1, c21);
-            FloatVector a3 = FloatVector.broadcast(S, ap[ao + 3]);
+            FloatVector a3 = FloatVector.broadcast(S, ap[ao + a3i]);
             c30 = a3.fma(b0, c30);
             c31 = a3.fma(b1, c31);
-            FloatVector a4 = FloatVector.broadcast(S, ap[ao + 4]);
+            FloatVector a4 = FloatVector.broadcast(S, ap[ao + a4i]);
             c40 = a4.fma(b0, c40);
             c41 = a4.fma(b1, c41);
-            FloatVector a5 = FloatVector.broadcast(S, ap[ao + 5]);
+            FloatVector a5 = FloatVector.broadcast(S, ap[ao + a5i]);
             c50 = a5.fma(b0, c50);
             c51 = a5.fma(b1, c51);
-            FloatVector a6 = FloatVector.broadcast(S, ap[ao + 6]);
+            FloatVector a6 = FloatVector.broadcast(S, ap[ao + a6i]);
             c60 = a6.fma(b0, c60);
             c61 = a6.fma(b1, c61);
-            FloatVector a7 = FloatVector.broadcast(S, ap[ao + 7]);
+            FloatVector a7 = FloatVector.broadcast(S, ap[ao + a7i]);
             c70 = a7.fma(b0, c70);
             c71 = a7.fma(b1, c71);
         }
