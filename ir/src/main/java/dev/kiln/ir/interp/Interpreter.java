@@ -201,6 +201,7 @@ public final class Interpreter {
             case ReduceSum r -> reduce(v, in(r.x()), r.axes().toArray(), false);
             case ReduceMax r -> reduce(v, in(r.x()), r.axes().toArray(), true);
             case Argmax a -> argmax(v, in(a.x()), a.axis());
+            case ReduceMaxGrad r -> reduceMaxGrad(v, in(r.x()), in(r.max()), in(r.g()), r.axes().toArray());
             case Matmul m -> matmul(v, in(m.lhs()), in(m.rhs()));
             case Conv2d c -> conv(Conv.FORWARD, in(c.x()), in(c.w()), alloc(v), c.stride(), c.padding(), c.dilation(), c.groups());
             case Conv2dGradInput c -> conv(Conv.GRAD_INPUT, alloc(v), in(c.w()), in(c.g()), c.stride(), c.padding(), c.dilation(), c.groups());
@@ -332,6 +333,25 @@ public final class Interpreter {
         for (int i = 0; i < o.size(); i++) {
             if (integer) o.setLong(i, accL[i]); else o.setDouble(i, accD[i]);
         }
+        return o;
+    }
+
+    /// Each group's cotangent at its first element equal to its max (a NaN matching a NaN),
+    /// visiting x in row-major order, so the first in the group's row-major order; zeros elsewhere.
+    private NdArray reduceMaxGrad(Value v, NdArray x, NdArray max, NdArray g, int[] axes) {
+        NdArray o = alloc(v);
+        int[] xs = x.shape(), gStrides = strides(g.shape()), idx = new int[xs.length];
+        boolean[] reduced = new boolean[xs.length];
+        for (int a : axes) reduced[a] = true;
+        int[] winner = new int[g.size()];
+        java.util.Arrays.fill(winner, -1);
+        for (int i = 0; i < x.size(); i++, next(idx, xs)) {
+            int gi = 0, k = 0;
+            for (int a = 0; a < xs.length; a++) if (!reduced[a]) gi += idx[a] * gStrides[k++];
+            double e = x.getDouble(i), m = max.getDouble(gi);
+            if (winner[gi] < 0 && (e == m || Double.isNaN(e) && Double.isNaN(m))) winner[gi] = i;
+        }
+        for (int gi = 0; gi < winner.length; gi++) if (winner[gi] >= 0) o.setDouble(winner[gi], g.getDouble(gi));
         return o;
     }
 

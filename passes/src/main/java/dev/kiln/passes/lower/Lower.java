@@ -1,5 +1,6 @@
 package dev.kiln.passes.lower;
 
+import dev.kiln.ir.Axes;
 import dev.kiln.ir.Dim;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.IrError;
@@ -230,6 +231,10 @@ public final class Lower {
 
         /// Computes the root into `out`: a call, a call plus an in-place epilogue, or a loop nest.
         void output(int out) {
+            if (root.op() instanceof ReduceMaxGrad r) {
+                stmts.add(maxGrad(r, out));
+                return;
+            }
             if (isHeavy(root)) {
                 stmts.add(new Call(call(root, out), null));
                 return;
@@ -337,9 +342,60 @@ public final class Lower {
             if (b != null) return b;
             int buf = newBuffer(name + ".tmp" + counter++, v.type(), BufferKind.TEMP, -1);
             if (isHeavy(v)) stmts.add(new Call(call(v, buf), null));
+            else if (v.op() instanceof ReduceMaxGrad r) stmts.add(maxGrad(r, buf));
             else stmts.add(stage(v, buf));
             materialized.put(v, buf);
             return buf;
+        }
+
+        /// `reduce_max_grad` as one pass over each group, which `stage`'s one value per output
+        /// element cannot say: loops over the kept axes, and inside them a loop nest over the
+        /// group that writes `g` at the first element equal to `max` and 0 at the others.
+        ///
+        /// ```
+        /// for kept... { m = max[..]; gv = g[..]; found = false
+        ///   for reduced... { v = x[..]; hit = !found && (v == m || isnan(v) && isnan(m)); out[..] = hit ? gv : 0; found = found || hit } }
+        /// ```
+        Loop maxGrad(ReduceMaxGrad r, int out) {
+            TensorType t = r.x().type();
+            DType d = t.dtype();
+            int x = plain(r.x()), max = plain(r.max()), g = plain(r.g());
+            List<Expr> dims = dims(t.shape());
+            List<Integer> all = Axes.range(t.rank()).values(), kept = r.axes().complement(t.rank()).values();
+            String[] vars = new String[t.rank()];
+            for (int a : all) vars[a] = fresh(r.axes().contains(a) ? "r" : "i");
+            String m = fresh("t"), gv = fresh("t"), found = fresh("found"), v = fresh("t"), hit = fresh("t");
+            Local mL = new Local(m, d), vL = new Local(v, d), foundL = new Local(found, DType.BOOL), hitL = new Local(hit, DType.BOOL);
+            Expr match = new Bin(BinOp.OR, new Bin(BinOp.EQ, vL, mL, DType.BOOL),
+                    E.and(new Un(UnOp.ISNAN, vL, DType.BOOL), new Un(UnOp.ISNAN, mL, DType.BOOL)), DType.BOOL);
+            Expr at = index(vars, dims, all);
+            Loop group = groupLoops(r.axes().values(), dims, vars, List.of(
+                    new Let(v, new Load(x, at, d)),
+                    new Let(hit, E.and(new Un(UnOp.NOT, foundL, DType.BOOL), match)),
+                    new Store(out, at, new Sel(hitL, new Local(gv, d), constant(0, d), d, false)),
+                    new Set(found, new Bin(BinOp.OR, foundL, hitL, DType.BOOL))));
+            Expr k = index(vars, dims, kept);
+            return groupLoops(kept, dims, vars, List.of(new Let(m, new Load(max, k, d)), new Let(gv, new Load(g, k, d)),
+                    new Let(found, new IntConst(0, DType.BOOL)), group));
+        }
+
+        /// Loops over `axes` (counters `vars`, extents `dims`), outermost first, around `body`;
+        /// one iteration of a loop of its own when there are none.
+        private Loop groupLoops(List<Integer> axes, List<Expr> dims, String[] vars, List<Stmt> body) {
+            if (axes.isEmpty()) return new Loop(fresh("i"), E.ONE, body);
+            Loop l = null;
+            for (int k = axes.size() - 1; k >= 0; k--) l = new Loop(vars[axes.get(k)], dims.get(axes.get(k)), l == null ? body : List.of(l));
+            return l;
+        }
+
+        /// The row-major flat index of counters `vars` over `axes` (extents `dims`).
+        private static Expr index(String[] vars, List<Expr> dims, List<Integer> axes) {
+            List<Expr> idx = new ArrayList<>(), ext = new ArrayList<>();
+            for (int a : axes) {
+                idx.add(new Local(vars[a], DType.I32));
+                ext.add(dims.get(a));
+            }
+            return idx.isEmpty() ? E.ZERO : E.linearize(idx, ext);
         }
 
         // ---- one loop nest ---------------------------------------------------------------
@@ -521,7 +577,7 @@ public final class Lower {
                     if (isHeavy(v)) yield load(materialize(v), d, ix);
                     yield reduce(v, null, null, Kind.DOT, ix);
                 }
-                case Conv2d _, Conv2dGradInput _, Conv2dGradWeight _ -> load(materialize(v), d, ix);
+                case Conv2d _, Conv2dGradInput _, Conv2dGradWeight _, ReduceMaxGrad _ -> load(materialize(v), d, ix);
                 case Fused f -> {
                     inline(f);
                     yield ex(f.body().results().getFirst(), ix);

@@ -260,13 +260,38 @@ class PrimitiveGradTest {
         }
     }
 
-    @Test void reduceMaxTiesShareEqually() {
+    @Test void reduceMaxGivesTiesToTheFirst() {
         Builder b = new Builder();
         Value x = b.param("x", f64(2, 4));
         Graph f = b.build("max", b.reduceSum(b.reduceMax(x, Axes.of(1)), Axes.of(0)));
         NdArray in = arr(new double[]{1, 3, 3, 2, 5, 5, 5, -1}, 2, 4);
         NdArray g = Interpreter.run(Differentiate.grad(f, List.of("x")), List.of(in)).getFirst();
-        assertArrayEquals(new double[]{0, 0.5, 0.5, 0, 1 / 3.0, 1 / 3.0, 1 / 3.0, 0}, (double[]) g.data(), 1e-15);
+        assertArrayEquals(new double[]{0, 1, 0, 0, 1, 0, 0, 0}, (double[]) g.data());
+    }
+
+    @Test void reduceMaxOverSeveralAxesPicksTheFirstInRowMajorOrder() {
+        Builder b = new Builder();
+        Value x = b.param("x", f64(2, 2, 3));
+        Graph f = b.build("max", b.reduceSum(b.reduceMax(x, Axes.of(0, 2)), Axes.of(0)));
+        // row 0 (x[:,0,:]): 7 at [0,0,2] and [1,0,0] -> [0,0,2]; row 1: 4 at [0,1,1] and [1,1,1] -> [0,1,1]
+        NdArray in = arr(new double[]{1, 2, 7, 0, 4, 4, 7, 7, 1, 3, 4, 2}, 2, 2, 3);
+        NdArray g = Interpreter.run(Differentiate.grad(f, List.of("x")), List.of(in)).getFirst();
+        assertArrayEquals(new double[]{0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0}, (double[]) g.data());
+    }
+
+    /// reduce_max_grad's own gradient (a second derivative through a max): linear in g.
+    @Test void reduceMaxGradIsLinearInItsCotangent() {
+        for (long seed = 0; seed < SEEDS; seed++) {
+            Random rng = new Random(seed);
+            int[] s = randomShape(rng, 3);
+            for (Axes axes : List.of(Axes.of(1), Axes.of(0, 2))) {
+                Builder b = new Builder();
+                Value x = b.param("x", f64(s));
+                Value m = b.reduceMax(x, axes);
+                Value g = b.param("g", m.type());
+                check(weighted(b, "max_grad", b.reduceMaxGrad(x, m, g, axes)), List.of("g"), Map.of("x", distinct(rng, s)), seed);
+            }
+        }
     }
 
     @Test void maxMinTiesSplitInHalf() {
