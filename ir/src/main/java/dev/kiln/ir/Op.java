@@ -104,10 +104,9 @@ public sealed interface Op {
     /// Index (i64) of the first maximum along `axis`, which is removed from the shape.
     record Argmax(Value x, int axis) implements Op {}
     /// The gradient of `max = reduce_max(x, axes)` for its cotangent `g` (both x's shape without
-    /// `axes`): `x`'s shape, each group's `g` at the group's first element (in row-major order
-    /// over `axes`) equal to its `max` (a NaN matching a NaN `max`, so with the true maximum
-    /// that is the first NaN) and 0 everywhere else; a group with no such element gets nothing.
-    /// Linear in `g`.
+    /// `axes`): `x`'s shape, each group's `g` shared equally among the group's elements equal to
+    /// its `max` (a NaN matching a NaN `max`), 0 everywhere else; a group with no such element
+    /// gets nothing. Linear in `g`.
     record ReduceMaxGrad(Value x, Value max, Value g, Axes axes) implements Op {}
 
     // ---- contractions --------------------------------------------------------------------

@@ -83,9 +83,10 @@ public final class Simplify {
             case Select(var c, var t, var f) when t == f -> t;
             // select(x > 0, reshape(reduce_max_grad(reshape(x), m, g)), 0)
             //   -> reshape(reduce_max_grad(reshape(x), m, select(m > 0, g, 0)))
-            // A relu's mask on a max pooling's gradient: only an element equal to its group's m
-            // gets g, and it is > 0 exactly where m is (a NaN is neither), so the mask moves to
-            // the pooled values (a quarter of them for 2x2 windows) and its kernel goes away.
+            // A relu's mask on a max pooling's gradient: only elements equal to their group's m
+            // get a share of g, and they are > 0 exactly where m is (a NaN is neither), so the
+            // mask moves to the pooled values (a quarter of them for 2x2 windows) and its kernel
+            // goes away.
             case Select(var c, var t, var f) when isSplat(f, 0) && c.op() instanceof Gt(var x, var z) && isSplat(z, 0)
                     && maxGradOf(x, t) != null -> {
                 ReduceMaxGrad r = maxGradOf(x, t);

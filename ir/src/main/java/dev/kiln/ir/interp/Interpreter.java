@@ -336,22 +336,25 @@ public final class Interpreter {
         return o;
     }
 
-    /// Each group's cotangent at its first element equal to its max (a NaN matching a NaN),
-    /// visiting x in row-major order, so the first in the group's row-major order; zeros elsewhere.
+    /// Each group's cotangent shared among its elements equal to its max (a NaN matching a
+    /// NaN), zeros elsewhere: one pass counts them, a second writes the shares.
     private NdArray reduceMaxGrad(Value v, NdArray x, NdArray max, NdArray g, int[] axes) {
         NdArray o = alloc(v);
-        int[] xs = x.shape(), gStrides = strides(g.shape()), idx = new int[xs.length];
-        boolean[] reduced = new boolean[xs.length];
+        int[] xs = x.shape(), gStrides = strides(g.shape()), group = new int[x.size()], idx = new int[xs.length];
+        boolean[] reduced = new boolean[xs.length], hit = new boolean[x.size()];
         for (int a : axes) reduced[a] = true;
-        int[] winner = new int[g.size()];
-        java.util.Arrays.fill(winner, -1);
+        int[] count = new int[g.size()];
         for (int i = 0; i < x.size(); i++, next(idx, xs)) {
             int gi = 0, k = 0;
             for (int a = 0; a < xs.length; a++) if (!reduced[a]) gi += idx[a] * gStrides[k++];
             double e = x.getDouble(i), m = max.getDouble(gi);
-            if (winner[gi] < 0 && (e == m || Double.isNaN(e) && Double.isNaN(m))) winner[gi] = i;
+            group[i] = gi;
+            hit[i] = e == m || Double.isNaN(e) && Double.isNaN(m);
+            if (hit[i]) count[gi]++;
         }
-        for (int gi = 0; gi < winner.length; gi++) if (winner[gi] >= 0) o.setDouble(winner[gi], g.getDouble(gi));
+        // the count rounded to the dtype first, as a cast of it would be
+        for (int i = 0; i < x.size(); i++)
+            if (hit[i]) o.setDouble(i, g.getDouble(group[i]) / NdArray.scalar(x.dtype(), count[group[i]]).getDouble(0));
         return o;
     }
 

@@ -348,13 +348,15 @@ public final class Lower {
             return buf;
         }
 
-        /// `reduce_max_grad` as one pass over each group, which `stage`'s one value per output
-        /// element cannot say: loops over the kept axes, and inside them a loop nest over the
-        /// group that writes `g` at the first element equal to `max` and 0 at the others.
+        /// `reduce_max_grad` group by group, which `stage`'s one value per output element cannot
+        /// say: loops over the kept axes, and inside them two loop nests over the group, one that
+        /// counts the elements equal to `max`, one that writes their shares of `g` (0 elsewhere).
         ///
         /// ```
-        /// for kept... { m = max[..]; gv = g[..]; found = false
-        ///   for reduced... { v = x[..]; hit = !found && (v == m || isnan(v) && isnan(m)); out[..] = hit ? gv : 0; found = found || hit } }
+        /// for kept... { m = max[..]; n = 0
+        ///   for reduced... { v = x[..]; n += (v == m || isnan(v) && isnan(m)) ? 1 : 0 }
+        ///   share = g[..] / n
+        ///   for reduced... { v = x[..]; out[..] = (v == m || isnan(v) && isnan(m)) ? share : 0 } }
         /// ```
         Loop maxGrad(ReduceMaxGrad r, int out) {
             TensorType t = r.x().type();
@@ -363,20 +365,23 @@ public final class Lower {
             List<Expr> dims = dims(t.shape());
             List<Integer> all = Axes.range(t.rank()).values(), kept = r.axes().complement(t.rank()).values();
             String[] vars = new String[t.rank()];
-            for (int a : all) vars[a] = fresh(r.axes().contains(a) ? "r" : "i");
-            String m = fresh("t"), gv = fresh("t"), found = fresh("found"), v = fresh("t"), hit = fresh("t");
-            Local mL = new Local(m, d), vL = new Local(v, d), foundL = new Local(found, DType.BOOL), hitL = new Local(hit, DType.BOOL);
-            Expr match = new Bin(BinOp.OR, new Bin(BinOp.EQ, vL, mL, DType.BOOL),
-                    E.and(new Un(UnOp.ISNAN, vL, DType.BOOL), new Un(UnOp.ISNAN, mL, DType.BOOL)), DType.BOOL);
-            Expr at = index(vars, dims, all);
-            Loop group = groupLoops(r.axes().values(), dims, vars, List.of(
-                    new Let(v, new Load(x, at, d)),
-                    new Let(hit, E.and(new Un(UnOp.NOT, foundL, DType.BOOL), match)),
-                    new Store(out, at, new Sel(hitL, new Local(gv, d), constant(0, d), d, false)),
-                    new Set(found, new Bin(BinOp.OR, foundL, hitL, DType.BOOL))));
-            Expr k = index(vars, dims, kept);
-            return groupLoops(kept, dims, vars, List.of(new Let(m, new Load(max, k, d)), new Let(gv, new Load(g, k, d)),
-                    new Let(found, new IntConst(0, DType.BOOL)), group));
+            for (int a : kept) vars[a] = fresh("i");
+            String m = fresh("t"), n = fresh("count"), share = fresh("t");
+            Local mL = new Local(m, d), nL = new Local(n, DType.I32);
+            List<Stmt> body = new ArrayList<>(List.of(new Let(m, new Load(max, index(vars, dims, kept), d)), new Let(n, E.ZERO)));
+            for (int pass = 0; pass < 2; pass++) {
+                for (int a : r.axes().values()) vars[a] = fresh("r"); // each nest its own counters
+                String v = fresh("t");
+                Local vL = new Local(v, d);
+                Expr at = index(vars, dims, all);
+                Expr match = new Bin(BinOp.OR, new Bin(BinOp.EQ, vL, mL, DType.BOOL),
+                        E.and(new Un(UnOp.ISNAN, vL, DType.BOOL), new Un(UnOp.ISNAN, mL, DType.BOOL)), DType.BOOL);
+                Stmt step = pass == 0 ? new Set(n, E.add(nL, new Sel(match, E.ONE, E.ZERO, DType.I32, false)))
+                        : new Store(out, at, new Sel(match, new Local(share, d), constant(0, d), d, false));
+                body.add(groupLoops(r.axes().values(), dims, vars, List.of(new Let(v, new Load(x, at, d)), step)));
+                if (pass == 0) body.add(new Let(share, new Bin(BinOp.DIV, new Load(g, index(vars, dims, kept), d), cast(nL, d), d)));
+            }
+            return groupLoops(kept, dims, vars, body);
         }
 
         /// Loops over `axes` (counters `vars`, extents `dims`), outermost first, around `body`;
