@@ -19,8 +19,8 @@ public final class Gemm {
         int mr();
         int nr();
         void tile(int kc, float[] ap, int apOff, float[] bp, int bpOff, float[] c, int cOff, int ldc, boolean accumulate);
-        /// The same tile with A read where it is: element (i, p) of A at `a[aOff + i*ai + p*as]`
-        /// (a packed panel: ai = 1, as = MR; a row-major A in place: ai = lda, as = 1).
+        /// The same with A read where it is: element (i, p) at `a[aOff + i*ai + p*as]` (a
+        /// row-major A in place: ai = lda, as = 1).
         void tile(int kc, float[] a, int aOff, int ai, int as, float[] bp, int bpOff, float[] c, int cOff, int ldc, boolean accumulate);
         /// `sum_p a[ao+p] * b[bo+p]` for p < k.
         float dot(float[] a, int ao, float[] b, int bo, int k);
@@ -271,19 +271,16 @@ public final class Gemm {
                         int bpOff = jr * kc;
                         for (int ir = 0; ir < mc; ir += mr) {
                             int mw = Math.min(mr, mc - ir);
-                            float[] ak = apk;
-                            int apOff = apBase + ir * kc, ai = 1, as = mr;
-                            if (directA && mw == mr) {
-                                ak = a;
-                                apOff = aOff + (ic + ir) * lda + pc;
-                                ai = lda;
-                                as = 1;
-                            }
+                            // a whole row panel of an in-place A is read where it is
+                            boolean inPlace = directA && mw == mr;
+                            int apOff = apBase + ir * kc, aAt = aOff + (ic + ir) * lda + pc;
                             int cAt = cOff + (ic + ir) * ldc + jc + jr;
                             if (mw == mr && nw == nr) {
-                                mk.tile(kc, ak, apOff, ai, as, bp, bpOff, c, cAt, ldc, acc);
+                                if (inPlace) mk.tile(kc, a, aAt, lda, 1, bp, bpOff, c, cAt, ldc, acc);
+                                else mk.tile(kc, apk, apOff, bp, bpOff, c, cAt, ldc, acc);
                             } else {
-                                mk.tile(kc, ak, apOff, ai, as, bp, bpOff, tile, 0, nr, false);
+                                if (inPlace) mk.tile(kc, a, aAt, lda, 1, bp, bpOff, tile, 0, nr, false);
+                                else mk.tile(kc, apk, apOff, bp, bpOff, tile, 0, nr, false);
                                 for (int i = 0; i < mw; i++)
                                     for (int j = 0; j < nw; j++) {
                                         int at = cAt + i * ldc + j;
