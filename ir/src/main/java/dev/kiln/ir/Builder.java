@@ -123,6 +123,7 @@ public final class Builder {
     public Value reduceSum(Value x, Axes axes) { return emit(new ReduceSum(x, axes)); }
     public Value reduceMax(Value x, Axes axes) { return emit(new ReduceMax(x, axes)); }
     public Value argmax(Value x, int axis) { return emit(new Argmax(x, axis)); }
+    public Value reduceMaxGrad(Value x, Value max, Value g, Axes axes) { return emit(new ReduceMaxGrad(x, max, g, axes)); }
 
     public Value matmul(Value a, Value b) { return emit(new Matmul(a, b)); }
     public Value conv2d(Value x, Value w, Ints stride, Ints padding, Ints dilation, int groups) {

@@ -103,6 +103,11 @@ public sealed interface Op {
     record ReduceMax(Value x, Axes axes) implements Op {}
     /// Index (i64) of the first maximum along `axis`, which is removed from the shape.
     record Argmax(Value x, int axis) implements Op {}
+    /// The gradient of `max = reduce_max(x, axes)` for its cotangent `g` (both x's shape without
+    /// `axes`): `x`'s shape, each group's `g` shared equally among the group's elements equal to
+    /// its `max` (a NaN matching a NaN `max`), 0 everywhere else; a group with no such element
+    /// gets nothing. Linear in `g`.
+    record ReduceMaxGrad(Value x, Value max, Value g, Axes axes) implements Op {}
 
     // ---- contractions --------------------------------------------------------------------
     /// `[..., M, K] x [..., K, N] -> [..., M, N]`, equal batch dims (broadcast explicitly).

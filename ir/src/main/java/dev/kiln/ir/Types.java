@@ -88,6 +88,15 @@ public final class Types {
             case Concat c -> concat(c);
             case ReduceSum r -> reduce(op, r.x(), r.axes());
             case ReduceMax r -> reduce(op, r.x(), r.axes());
+            case ReduceMaxGrad r -> {
+                TensorType reduced = reduce(op, r.x(), r.axes());
+                if (!r.x().type().dtype().isFloat()) throw IrError.of(op, "operand #0 must be a float tensor, got " + r.x().type());
+                if (!r.max().type().equals(reduced))
+                    throw IrError.of(op, "operand #1 is " + r.max().type() + ", expected " + reduced + " (operand #0 reduced over " + r.axes() + ")");
+                if (!r.g().type().equals(reduced))
+                    throw IrError.of(op, "operand #2 is " + r.g().type() + ", expected " + reduced + " (operand #0 reduced over " + r.axes() + ")");
+                yield r.x().type();
+            }
             case Argmax a -> {
                 numeric(op, 0, a.x());
                 axis(op, a.axis(), a.x().type().rank(), "axis");

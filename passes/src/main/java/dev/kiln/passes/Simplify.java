@@ -81,6 +81,19 @@ public final class Simplify {
             case Select(var c, var t, var f) when isSplat(c, 0) -> f;
             // select(c, a, a) -> a
             case Select(var c, var t, var f) when t == f -> t;
+            // select(x > 0, reshape(reduce_max_grad(reshape(x), m, g)), 0)
+            //   -> reshape(reduce_max_grad(reshape(x), m, select(m > 0, g, 0)))
+            // A relu's mask on a max pooling's gradient: only elements equal to their group's m
+            // get a share of g, and they are > 0 exactly where m is (a NaN is neither), so the
+            // mask moves to the pooled values (a quarter of them for 2x2 windows) and its kernel
+            // goes away.
+            case Select(var c, var t, var f) when isSplat(f, 0) && c.op() instanceof Gt(var x, var z) && isSplat(z, 0)
+                    && maxGradOf(x, t) != null -> {
+                ReduceMaxGrad r = maxGradOf(x, t);
+                Value g = b.select(b.gt(r.max(), b.constant(0, r.max().type())), r.g(), b.constant(0, r.g().type()));
+                Value routed = b.reduceMaxGrad(r.x(), r.max(), g, r.axes());
+                yield t.op() instanceof Reshape ? b.reshape(routed, t.type()) : routed;
+            }
             // cast(x : d) to d -> x
             case Cast(var x, var d) when x.type().dtype() == d -> x;
             // reshape(x) to x's shape -> x
@@ -130,6 +143,14 @@ public final class Simplify {
             case Transpose(var x, _) -> splat(x);
             default -> null;
         };
+    }
+
+    /// `t`'s `reduce_max_grad` when `t` is one (or a reshape of one) taken of `x` or of a reshape
+    /// of `x`; null otherwise.
+    private static ReduceMaxGrad maxGradOf(Value x, Value t) {
+        Value inner = t.op() instanceof Reshape(var u, var _) ? u : t;
+        if (inner.op() instanceof ReduceMaxGrad r && (r.x() == x || r.x().op() instanceof Reshape(var y, var _) && y == x)) return r;
+        return null;
     }
 
     static boolean isSplat(Value v, double c) {

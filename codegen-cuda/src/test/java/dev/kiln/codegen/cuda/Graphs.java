@@ -170,6 +170,17 @@ final class Graphs {
             add(out, "reduce_empty_" + d, e.build("reduce_empty", e.reduceSum(y, Axes.of(0)), e.reduceMax(y, Axes.of(0, 2)), e.argmax(y, 2)),
                     bind("B", 0));
         }
+        for (DType d : new DType[]{DType.F32, DType.F64, DType.BF16}) {
+            // reduce_max's gradient, with ties (relu's zeros): one axis, and two with a symbolic one
+            Builder b = new Builder();
+            Value x = b.param("x", TensorType.of(d, "B", 4, 6));
+            Value g1 = b.param("g1", TensorType.of(d, "B", 6)), g2 = b.param("g2", TensorType.of(d, 4));
+            Value r = b.relu(x);
+            add(out, "reduce_max_grad_" + d, b.build("reduce_max_grad",
+                    b.reduceMaxGrad(r, b.reduceMax(r, Axes.of(1)), g1, Axes.of(1)),
+                    b.reduceMaxGrad(x, b.reduceMax(x, Axes.of(0, 2)), g2, Axes.of(0, 2))),
+                    bind("B", 3), bind("B", 1));
+        }
         {
             Builder b = new Builder();
             Value x = b.param("x", f32(4, 6));

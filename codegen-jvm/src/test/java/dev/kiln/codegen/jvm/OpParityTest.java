@@ -162,6 +162,22 @@ class OpParityTest {
         check(b.build("argmax", b.argmax(b.sqrt(x), 1), b.argmax(r, 1), b.argmax(b.neg(r), 0)));
     }
 
+    /// reduce_max's gradient: ties (relu's zeros) go to the first, a NaN (sqrt of a negative)
+    /// takes its group, over one axis, two axes with a symbolic one, and the trailing axes.
+    @Test void reduceMaxGradWithNaNAndTies() {
+        for (DType d : new DType[]{DType.F32, DType.F64, DType.BF16}) {
+            Builder b = new Builder();
+            Value x = b.param("x", TensorType.of(d, "B", 4, 6));
+            Value g1 = b.param("g1", TensorType.of(d, "B", 6)), g2 = b.param("g2", TensorType.of(d, 4)), g3 = b.param("g3", TensorType.of(d, "B"));
+            Value r = b.relu(x), s = b.sqrt(x);
+            check(b.build("max_grad",
+                            b.reduceMaxGrad(r, b.reduceMax(r, Axes.of(1)), g1, Axes.of(1)),
+                            b.reduceMaxGrad(s, b.reduceMax(s, Axes.of(0, 2)), g2, Axes.of(0, 2)),
+                            b.reduceMaxGrad(x, b.reduceMax(x, Axes.of(1, 2)), g3, Axes.of(1, 2))),
+                    bindings("B", 3), bindings("B", 1), bindings("B", 0));
+        }
+    }
+
     @Test void matmul() {
         for (DType d : new DType[]{DType.F32, DType.F64, DType.I32, DType.I64, DType.F16}) {
             Builder b = new Builder();
@@ -185,7 +201,10 @@ class OpParityTest {
         record Case(int n, int c, int h, int w, int o, int k, int stride, int pad, int dil, int groups) {}
         for (Case q : List.of(new Case(2, 3, 7, 6, 4, 3, 1, 1, 1, 1), new Case(3, 4, 9, 9, 6, 3, 2, 0, 1, 2),
                 new Case(1, 2, 8, 7, 3, 2, 1, 2, 2, 1), new Case(2, 4, 5, 5, 4, 1, 1, 0, 1, 1), new Case(2, 4, 6, 6, 8, 3, 2, 1, 1, 4),
-                new Case(2, 3, 2, 2, 4, 5, 1, 2, 1, 1), new Case(1, 2, 3, 5, 2, 3, 1, 1, 1, 2)))
+                new Case(2, 3, 2, 2, 4, 5, 1, 2, 1, 1), new Case(1, 2, 3, 5, 2, 3, 1, 1, 1, 2),
+                // more patch rows (c*k*k) than output channels: the weight gradient reads the
+                // unfolded image in place, in whole and ragged tiles, split over the images
+                new Case(5, 9, 6, 5, 40, 3, 1, 1, 1, 1), new Case(4, 4, 6, 6, 8, 3, 1, 1, 1, 2)))
             for (DType d : new DType[]{DType.F32, DType.F64, DType.BF16}) {
                 Builder b = new Builder();
                 Ints s = Ints.of(q.stride(), q.stride()), p = Ints.of(q.pad(), q.pad()), dl = Ints.of(q.dil(), q.dil());

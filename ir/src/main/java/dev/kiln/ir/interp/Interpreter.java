@@ -201,6 +201,7 @@ public final class Interpreter {
             case ReduceSum r -> reduce(v, in(r.x()), r.axes().toArray(), false);
             case ReduceMax r -> reduce(v, in(r.x()), r.axes().toArray(), true);
             case Argmax a -> argmax(v, in(a.x()), a.axis());
+            case ReduceMaxGrad r -> reduceMaxGrad(v, in(r.x()), in(r.max()), in(r.g()), r.axes().toArray());
             case Matmul m -> matmul(v, in(m.lhs()), in(m.rhs()));
             case Conv2d c -> conv(Conv.FORWARD, in(c.x()), in(c.w()), alloc(v), c.stride(), c.padding(), c.dilation(), c.groups());
             case Conv2dGradInput c -> conv(Conv.GRAD_INPUT, alloc(v), in(c.w()), in(c.g()), c.stride(), c.padding(), c.dilation(), c.groups());
@@ -332,6 +333,28 @@ public final class Interpreter {
         for (int i = 0; i < o.size(); i++) {
             if (integer) o.setLong(i, accL[i]); else o.setDouble(i, accD[i]);
         }
+        return o;
+    }
+
+    /// Each group's cotangent shared among its elements equal to its max (a NaN matching a
+    /// NaN), zeros elsewhere: one pass counts them, a second writes the shares.
+    private NdArray reduceMaxGrad(Value v, NdArray x, NdArray max, NdArray g, int[] axes) {
+        NdArray o = alloc(v);
+        int[] xs = x.shape(), gStrides = strides(g.shape()), group = new int[x.size()], idx = new int[xs.length];
+        boolean[] reduced = new boolean[xs.length], hit = new boolean[x.size()];
+        for (int a : axes) reduced[a] = true;
+        int[] count = new int[g.size()];
+        for (int i = 0; i < x.size(); i++, next(idx, xs)) {
+            int gi = 0, k = 0;
+            for (int a = 0; a < xs.length; a++) if (!reduced[a]) gi += idx[a] * gStrides[k++];
+            double e = x.getDouble(i), m = max.getDouble(gi);
+            group[i] = gi;
+            hit[i] = e == m || Double.isNaN(e) && Double.isNaN(m);
+            if (hit[i]) count[gi]++;
+        }
+        // the count rounded to the dtype first, as a cast of it would be
+        for (int i = 0; i < x.size(); i++)
+            if (hit[i]) o.setDouble(i, g.getDouble(group[i]) / NdArray.scalar(x.dtype(), count[group[i]]).getDouble(0));
         return o;
     }
 

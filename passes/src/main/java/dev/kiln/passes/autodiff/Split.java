@@ -166,7 +166,7 @@ public record Split(Graph forward, Graph backward, List<String> saved, List<Stri
             case Param _ -> false;
             case Const _, Dense _, Iota _, RandomUniform _ -> true; // random draws are a pure function of the seed
             case Elementwise _, Broadcast _, Reshape _, Transpose _, Slice _, Pad _, Concat _ -> true;
-            case ReduceSum _, ReduceMax _, Argmax _, Matmul _, Conv2d _, Conv2dGradInput _, Conv2dGradWeight _, Fused _ -> false;
+            case ReduceSum _, ReduceMax _, Argmax _, ReduceMaxGrad _, Matmul _, Conv2d _, Conv2dGradInput _, Conv2dGradWeight _, Fused _ -> false;
         };
     }
 

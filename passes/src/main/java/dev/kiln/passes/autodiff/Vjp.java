@@ -30,7 +30,8 @@ import java.util.Set;
 /// - `max`/`min` with equal operands: each operand gets half of `g`.
 /// - `reduce_max` with ties: the tied elements share `g` equally (JAX's rule; PyTorch's
 ///   `amax` does the same, but its `max(dim)` gives everything to one index). Max pooling is
-///   reshape + reduce_max, so the same rule applies to pooling windows with ties.
+///   reshape + reduce_max, so the same rule applies to pooling windows with ties. One op,
+///   `reduce_max_grad`, says it, so that a backend counts and routes each group in one go.
 /// - `pow(x, y)`: the y-gradient `g * x^y * log(x)` takes `log` of 1 where x <= 0, giving 0
 ///   there (the true value is undefined for x < 0). The `select` sits inside the `log`, not
 ///   around the product, so that a second derivative does not multiply 0 by a NaN.
@@ -153,13 +154,13 @@ final class Vjp {
 
             // reduce_sum(x, axes) -> broadcast(g) back over axes
             case ReduceSum(var x, var axes) -> of(need, () -> b.broadcast(g, axes.complement(x.type().rank()), x.type()));
-            // reduce_max(x, axes) -> broadcast(g / count) * mask, mask = (x == broadcast(max)), count = sum(mask)
-            case ReduceMax(var x, var axes) -> of(need, () -> {
-                Axes kept = axes.complement(x.type().rank());
-                Value mask = b.select(b.eq(x, b.broadcast(out, kept, x.type())), full(1, x.type()), zeros(x.type()));
-                Value count = b.reduceSum(mask, axes);
-                return b.mul(b.broadcast(b.div(g, count), kept, x.type()), mask);
-            });
+            // reduce_max(x, axes) -> reduce_max_grad(x, reduce_max(x, axes), g, axes): g / count at each
+            // of the count elements equal to the max, 0 elsewhere
+            case ReduceMax(var x, var axes) -> of(need, () -> b.reduceMaxGrad(x, out, g, axes));
+            // reduce_max_grad(x, m, gy, axes) is linear in gy and piecewise constant in x and m:
+            // -> (-, -, reduce_sum(g * reduce_max_grad(x, m, 1, axes), axes)), each group's shares of the cotangent
+            case ReduceMaxGrad(var x, var m, var gy, var axes) -> of(need, NONE, NONE,
+                    () -> b.reduceSum(b.mul(g, b.reduceMaxGrad(x, m, full(1, gy.type()), axes)), axes));
 
             // matmul(x, w) -> (matmul(g, w^T), matmul(x^T, g)), ^T swapping the last two axes
             case Matmul(var x, var w) -> of(need, () -> b.matmul(g, swapLast(w)), () -> b.matmul(swapLast(x), g));

@@ -36,6 +36,8 @@ import java.util.Set;
 ///   elementwise ops on the reduced shape, or broadcast back to S along A (only that way) and used
 ///   there, including by another reduction. So softmax is max, then sum, then divide, all per row
 ///   of S: one kernel; log-softmax and a per-row cross-entropy likewise.
+/// - **reduce_max_grad**: alone, its operands read from memory (the lowering gives it a loop
+///   nest of its own, one pass per reduced group).
 ///
 /// The rules that keep one result per kernel. A value is either written to memory (the result of
 /// its own kernel: graph results, and anything that cannot be inlined) or inlined into *every*
@@ -83,7 +85,7 @@ public final class Fuse implements Pass {
         LAYOUT,
         REDUCE,
         CONTRACT,
-        /// Never fused: dense data, parameters, existing kernels.
+        /// Never fused: dense data, parameters, existing kernels, `reduce_max_grad`.
         OPAQUE
     }
 
@@ -94,7 +96,8 @@ public final class Fuse implements Pass {
             case Broadcast _, Reshape _, Transpose _, Slice _, Pad _, Concat _ -> Kind.LAYOUT;
             case ReduceSum _, ReduceMax _, Argmax _ -> Kind.REDUCE;
             case Matmul _, Conv2d _, Conv2dGradInput _, Conv2dGradWeight _ -> Kind.CONTRACT;
-            case Dense _, Param _, Fused _ -> Kind.OPAQUE;
+            // its own loop nest, over the reduced groups (see Lower)
+            case Dense _, Param _, Fused _, ReduceMaxGrad _ -> Kind.OPAQUE;
         };
     }
 
@@ -235,6 +238,7 @@ public final class Fuse implements Pass {
         Refusal whyNot(Value v, Set<Group> users) {
             Kind k = kind(v.op());
             if (k == Kind.OPAQUE || users.isEmpty()) return new Refusal("", null);
+            if (k == Kind.LEAF && users.stream().anyMatch(grp -> grp.root.op() instanceof ReduceMaxGrad)) return new Refusal("", null);
             if (results.contains(v)) return new Refusal("it is a graph result, so it is written to memory", null);
             String op = Ops.mnemonic(v.op());
             if (k == Kind.REDUCE && users.size() > 1)
@@ -245,6 +249,9 @@ public final class Fuse implements Pass {
             for (Group grp : users)
                 if (grp.contraction != null && Ops.operands(grp.contraction.op()).contains(v))
                     return new Refusal(Ops.mnemonic(grp.contraction.op()) + " operands are read from memory", grp);
+            for (Group grp : users)
+                if (grp.root.op() instanceof ReduceMaxGrad)
+                    return new Refusal("reduce_max_grad operands are read from memory", grp);
             for (Group grp : users) {
                 String why = legal(grp, v);
                 if (why != null) return new Refusal(why, grp);

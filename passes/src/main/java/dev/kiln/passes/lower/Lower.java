@@ -1,5 +1,6 @@
 package dev.kiln.passes.lower;
 
+import dev.kiln.ir.Axes;
 import dev.kiln.ir.Dim;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.IrError;
@@ -240,6 +241,10 @@ public final class Lower {
 
         /// Computes the root into `out`: a call, a call plus an in-place epilogue, or a loop nest.
         void output(int out) {
+            if (root.op() instanceof ReduceMaxGrad r) {
+                stmts.add(maxGrad(r, out));
+                return;
+            }
             if (isHeavy(root)) {
                 stmts.add(new Call(call(root, out), null));
                 return;
@@ -347,9 +352,65 @@ public final class Lower {
             if (b != null) return b;
             int buf = newBuffer(name + ".tmp" + counter++, v.type(), BufferKind.TEMP, -1);
             if (isHeavy(v)) stmts.add(new Call(call(v, buf), null));
+            else if (v.op() instanceof ReduceMaxGrad r) stmts.add(maxGrad(r, buf));
             else stmts.add(stage(v, buf));
             materialized.put(v, buf);
             return buf;
+        }
+
+        /// `reduce_max_grad` group by group, which `stage`'s one value per output element cannot
+        /// say: loops over the kept axes, and inside them two loop nests over the group, one that
+        /// counts the elements equal to `max`, one that writes their shares of `g` (0 elsewhere).
+        ///
+        /// ```
+        /// for kept... { m = max[..]; n = 0
+        ///   for reduced... { v = x[..]; n += (v == m || isnan(v) && isnan(m)) ? 1 : 0 }
+        ///   share = g[..] / n
+        ///   for reduced... { v = x[..]; out[..] = (v == m || isnan(v) && isnan(m)) ? share : 0 } }
+        /// ```
+        Loop maxGrad(ReduceMaxGrad r, int out) {
+            TensorType t = r.x().type();
+            DType d = t.dtype();
+            int x = plain(r.x()), max = plain(r.max()), g = plain(r.g());
+            List<Expr> dims = dims(t.shape());
+            List<Integer> all = Axes.range(t.rank()).values(), kept = r.axes().complement(t.rank()).values();
+            String[] vars = new String[t.rank()];
+            for (int a : kept) vars[a] = fresh("i");
+            String m = fresh("t"), n = fresh("count"), share = fresh("t");
+            Local mL = new Local(m, d), nL = new Local(n, DType.I32);
+            List<Stmt> body = new ArrayList<>(List.of(new Let(m, new Load(max, index(vars, dims, kept), d)), new Let(n, E.ZERO)));
+            for (int pass = 0; pass < 2; pass++) {
+                for (int a : r.axes().values()) vars[a] = fresh("r"); // each nest its own counters
+                String v = fresh("t");
+                Local vL = new Local(v, d);
+                Expr at = index(vars, dims, all);
+                Expr match = new Bin(BinOp.OR, new Bin(BinOp.EQ, vL, mL, DType.BOOL),
+                        E.and(new Un(UnOp.ISNAN, vL, DType.BOOL), new Un(UnOp.ISNAN, mL, DType.BOOL)), DType.BOOL);
+                Stmt step = pass == 0 ? new Set(n, E.add(nL, new Sel(match, E.ONE, E.ZERO, DType.I32, false)))
+                        : new Store(out, at, new Sel(match, new Local(share, d), constant(0, d), d, false));
+                body.add(groupLoops(r.axes().values(), dims, vars, List.of(new Let(v, new Load(x, at, d)), step)));
+                if (pass == 0) body.add(new Let(share, new Bin(BinOp.DIV, new Load(g, index(vars, dims, kept), d), cast(nL, d), d)));
+            }
+            return groupLoops(kept, dims, vars, body);
+        }
+
+        /// Loops over `axes` (counters `vars`, extents `dims`), outermost first, around `body`;
+        /// one iteration of a loop of its own when there are none.
+        private Loop groupLoops(List<Integer> axes, List<Expr> dims, String[] vars, List<Stmt> body) {
+            if (axes.isEmpty()) return new Loop(fresh("i"), E.ONE, body);
+            Loop l = null;
+            for (int k = axes.size() - 1; k >= 0; k--) l = new Loop(vars[axes.get(k)], dims.get(axes.get(k)), l == null ? body : List.of(l));
+            return l;
+        }
+
+        /// The row-major flat index of counters `vars` over `axes` (extents `dims`).
+        private static Expr index(String[] vars, List<Expr> dims, List<Integer> axes) {
+            List<Expr> idx = new ArrayList<>(), ext = new ArrayList<>();
+            for (int a : axes) {
+                idx.add(new Local(vars[a], DType.I32));
+                ext.add(dims.get(a));
+            }
+            return idx.isEmpty() ? E.ZERO : E.linearize(idx, ext);
         }
 
         // ---- one loop nest ---------------------------------------------------------------
@@ -531,7 +592,7 @@ public final class Lower {
                     if (isHeavy(v)) yield load(materialize(v), d, ix);
                     yield reduce(v, null, null, Kind.DOT, ix);
                 }
-                case Conv2d _, Conv2dGradInput _, Conv2dGradWeight _ -> load(materialize(v), d, ix);
+                case Conv2d _, Conv2dGradInput _, Conv2dGradWeight _, ReduceMaxGrad _ -> load(materialize(v), d, ix);
                 case Fused f -> {
                     inline(f);
                     yield ex(f.body().results().getFirst(), ix);

@@ -255,7 +255,12 @@ class PrimitiveGradTest {
             for (Axes axes : List.of(Axes.of(2), Axes.of(0, 1))) {
                 Builder b = new Builder();
                 Value x = b.param("x", f64(s));
-                check(weighted(b, "max", b.reduceMax(x, axes)), List.of("x"), Map.of("x", distinct(rng, s)), seed);
+                NdArray xs = distinct(rng, s);
+                check(weighted(b, "max", b.reduceMax(x, axes)), List.of("x"), Map.of("x", xs), seed);
+                // reduce_max_grad's own gradient (a second derivative through a max): linear in g
+                Builder c = new Builder();
+                Value y = c.param("x", f64(s)), m = c.reduceMax(y, axes), g = c.param("g", m.type());
+                check(weighted(c, "max_grad", c.reduceMaxGrad(y, m, g, axes)), List.of("g"), Map.of("x", xs), seed);
             }
         }
     }
@@ -267,6 +272,17 @@ class PrimitiveGradTest {
         NdArray in = arr(new double[]{1, 3, 3, 2, 5, 5, 5, -1}, 2, 4);
         NdArray g = Interpreter.run(Differentiate.grad(f, List.of("x")), List.of(in)).getFirst();
         assertArrayEquals(new double[]{0, 0.5, 0.5, 0, 1 / 3.0, 1 / 3.0, 1 / 3.0, 0}, (double[]) g.data(), 1e-15);
+    }
+
+    @Test void reduceMaxOverSeveralAxesSharesAmongAllTies() {
+        Builder b = new Builder();
+        Value x = b.param("x", f64(2, 2, 3));
+        Graph f = b.build("max", b.reduceSum(b.reduceMax(x, Axes.of(0, 2)), Axes.of(0)));
+        // x[:,0,:] has 7 at [0,0,2], [1,0,0] and [1,0,1]; x[:,1,:] has 4 at [0,1,1], [0,1,2] and [1,1,1]
+        NdArray in = arr(new double[]{1, 2, 7, 0, 4, 4, 7, 7, 1, 3, 4, 2}, 2, 2, 3);
+        NdArray g = Interpreter.run(Differentiate.grad(f, List.of("x")), List.of(in)).getFirst();
+        double t = 1 / 3.0;
+        assertArrayEquals(new double[]{0, 0, t, 0, t, t, t, t, 0, 0, t, 0}, (double[]) g.data(), 1e-15);
     }
 
     @Test void maxMinTiesSplitInHalf() {

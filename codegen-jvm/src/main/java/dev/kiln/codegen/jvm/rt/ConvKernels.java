@@ -253,13 +253,21 @@ public final class ConvKernels {
         }
     }
 
+    /// This part's images, summed as `dW^T = sum_n col(x[n]) @ g[n]^T` into a private buffer
+    /// (one `rows x og` block per group), which is then added, transposed, to `dw` under a lock.
+    /// The unfolded image is read in place (its rows are the product's rows), and only the
+    /// gradient, a quarter of its size or less, is packed: the other way round (`g @ col^T`)
+    /// would pack the unfolded image by a transposing copy that costs as much as the product.
     static void gradWeight(Geom q, float[] x, float[] dw, float[] gy, int part, int parts) {
-        int cols = q.cols(), rows = q.rows(), size = q.o * rows;
+        int cols = q.cols(), rows = q.rows(), og = q.og(), size = q.o * rows;
         Scratch s = SCRATCH.get();
         if (s.part.length < size) s.part = new float[size];
         float[] acc = s.part;
         java.util.Arrays.fill(acc, 0, size, 0f);
         boolean any = false;
+        // the larger operand is read in place: the unfolded image (dW^T = col @ g^T) unless the
+        // gradient has more rows (few input channels: dW = g @ col^T, by dot products when skinny)
+        boolean transposed = rows >= og;
         for (int img = part; img < q.n; img += parts) {
             any = true;
             for (int g = 0; g < q.groups; g++) {
@@ -273,13 +281,19 @@ public final class ConvKernels {
                     srcOff = 0;
                     im2col(q, x, img, g, src);
                 }
-                int gOff = (img * q.o + g * q.og()) * cols;
-                Gemm.gemm(q.og(), rows, cols, gy, gOff, cols, false, src, srcOff, cols, true, acc, g * q.og() * rows, rows, true);
+                int gOff = (img * q.o + g * og) * cols;
+                if (transposed) Gemm.gemmInPlaceA(rows, og, cols, src, srcOff, cols, gy, gOff, cols, true, acc, g * rows * og, og, true);
+                else Gemm.gemm(og, rows, cols, gy, gOff, cols, false, src, srcOff, cols, true, acc, g * og * rows, rows, true);
             }
         }
         if (!any) return;
         synchronized (dw) {
-            for (int i = 0; i < size; i++) dw[i] += acc[i];
+            if (!transposed) for (int i = 0; i < size; i++) dw[i] += acc[i];
+            else for (int g = 0; g < q.groups; g++)
+                for (int o = 0; o < og; o++) {
+                    int dst = (g * og + o) * rows, src = g * rows * og + o;
+                    for (int r = 0; r < rows; r++) dw[dst + r] += acc[src + r * og];
+                }
         }
     }
 

@@ -19,6 +19,9 @@ public final class Gemm {
         int mr();
         int nr();
         void tile(int kc, float[] ap, int apOff, float[] bp, int bpOff, float[] c, int cOff, int ldc, boolean accumulate);
+        /// The same with A read where it is: element (i, p) at `a[aOff + i*ai + p*as]` (a
+        /// row-major A in place: ai = lda, as = 1).
+        void tile(int kc, float[] a, int aOff, int ai, int as, float[] bp, int bpOff, float[] c, int cOff, int ldc, boolean accumulate);
         /// `sum_p a[ao+p] * b[bo+p]` for p < k.
         float dot(float[] a, int ao, float[] b, int bo, int k);
         /// `c[co+j] += s * b[bo+j]` for j < n.
@@ -196,16 +199,40 @@ public final class Gemm {
         gemm(pa.m, n, pa.k, null, 0, 0, false, b, bOff, ldb, tb, c, cOff, ldc, accumulate, MICRO, pa);
     }
 
+    /// `C (+)= A @ op(B)` with a row-major A read in place rather than packed (see `gemm` with
+    /// `inPlaceA`), for an A read by few column panels, e.g. an unfolded image multiplied by
+    /// the gradient of a few dozen channels. Packs A after all where its rows, a multiple of
+    /// 128 floats (512 bytes) apart, would fall into at most 8 sets of the L1 cache.
+    static void gemmInPlaceA(int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb, boolean tb,
+                             float[] c, int cOff, int ldc, boolean accumulate, Micro mk) {
+        gemm(m, n, k, a, aOff, lda, false, b, bOff, ldb, tb, c, cOff, ldc, accumulate, mk, null, (lda & 127) != 0);
+    }
+
+    static void gemmInPlaceA(int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb, boolean tb,
+                             float[] c, int cOff, int ldc, boolean accumulate) {
+        gemmInPlaceA(m, n, k, a, aOff, lda, b, bOff, ldb, tb, c, cOff, ldc, accumulate, MICRO);
+    }
+
     static void gemm(int m, int n, int k, float[] a, int aOff, int lda, boolean ta,
                      float[] b, int bOff, int ldb, boolean tb, float[] c, int cOff, int ldc, boolean accumulate, Micro mk,
                      PackedA pa) {
+        gemm(m, n, k, a, aOff, lda, ta, b, bOff, ldb, tb, c, cOff, ldc, accumulate, mk, pa, false);
+    }
+
+    /// As `gemm`, with the option to read a row-major A where it is instead of packing it
+    /// (`inPlaceA`, not with `ta` or `pa`): whole row panels are read in place, only a ragged
+    /// last panel is packed. Worth it where few column panels read A, so that packing it costs
+    /// as much as the arithmetic it feeds.
+    static void gemm(int m, int n, int k, float[] a, int aOff, int lda, boolean ta,
+                     float[] b, int bOff, int ldb, boolean tb, float[] c, int cOff, int ldc, boolean accumulate, Micro mk,
+                     PackedA pa, boolean inPlaceA) {
         if (m == 0 || n == 0) return;
         if (k == 0) {
             if (!accumulate) for (int i = 0; i < m; i++) java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
             return;
         }
         int mr = mk.mr(), nr = mk.nr();
-        if (pa == null && (m < mr / 2 || n < nr / 2)) {
+        if (pa == null && (m < mr / 2 || n < nr / 2) && !inPlaceA) {
             skinny(m, n, k, a, aOff, lda, ta, b, bOff, ldb, tb, c, cOff, ldc, accumulate, mk);
             return;
         }
@@ -216,6 +243,7 @@ public final class Gemm {
         if (s.a.length < kcMax * mcMax) s.a = new float[kcMax * mcMax];
         if (s.tile.length < mr * nr) s.tile = new float[mr * nr];
         float[] ap = s.a, bp = s.b, tile = s.tile;
+        boolean directA = inPlaceA && pa == null && !ta;
         for (int jc = 0; jc < n; jc += NC) {
             int nc = Math.min(NC, n - jc);
             for (int pc = 0; pc < k; pc += kcStep) {
@@ -223,12 +251,16 @@ public final class Gemm {
                 boolean acc = accumulate || pc > 0;
                 packB(b, bOff, ldb, tb, pc, kc, jc, nc, nr, bp);
                 for (int ic = 0; ic < m; ic += MC) {
-                    int mc = Math.min(MC, m - ic);
+                    int mc = Math.min(MC, m - ic), mcWhole = mc / mr * mr;
                     float[] apk;
                     int apBase;
                     if (pa != null) {
                         apk = pa.data;
                         apBase = pc * rowsAll + ic * kc;
+                    } else if (directA) {
+                        apk = ap;
+                        apBase = -mcWhole * kc; // the ragged panel, packed at ap[0]
+                        if (mcWhole < mc) packA(a, aOff, lda, false, ic + mcWhole, mc - mcWhole, pc, kc, mr, ap, 0);
                     } else {
                         apk = ap;
                         apBase = 0;
@@ -239,12 +271,16 @@ public final class Gemm {
                         int bpOff = jr * kc;
                         for (int ir = 0; ir < mc; ir += mr) {
                             int mw = Math.min(mr, mc - ir);
-                            int apOff = apBase + ir * kc;
+                            // a whole row panel of an in-place A is read where it is
+                            boolean inPlace = directA && mw == mr;
+                            int apOff = apBase + ir * kc, aAt = aOff + (ic + ir) * lda + pc;
                             int cAt = cOff + (ic + ir) * ldc + jc + jr;
                             if (mw == mr && nw == nr) {
-                                mk.tile(kc, apk, apOff, bp, bpOff, c, cAt, ldc, acc);
+                                if (inPlace) mk.tile(kc, a, aAt, lda, 1, bp, bpOff, c, cAt, ldc, acc);
+                                else mk.tile(kc, apk, apOff, bp, bpOff, c, cAt, ldc, acc);
                             } else {
-                                mk.tile(kc, apk, apOff, bp, bpOff, tile, 0, nr, false);
+                                if (inPlace) mk.tile(kc, a, aAt, lda, 1, bp, bpOff, tile, 0, nr, false);
+                                else mk.tile(kc, apk, apOff, bp, bpOff, tile, 0, nr, false);
                                 for (int i = 0; i < mw; i++)
                                     for (int j = 0; j < nw; j++) {
                                         int at = cAt + i * ldc + j;
@@ -357,10 +393,15 @@ public final class Gemm {
         }
 
         public void tile(int kc, float[] ap, int apOff, float[] bp, int bpOff, float[] c, int cOff, int ldc, boolean accumulate) {
+            tile(kc, ap, apOff, 1, MR, bp, bpOff, c, cOff, ldc, accumulate);
+        }
+
+        public void tile(int kc, float[] ap, int apOff, int ai, int as, float[] bp, int bpOff, float[] c, int cOff, int ldc,
+                         boolean accumulate) {
             float[] t = new float[MR * NR]; // scalar-replaced by escape analysis
             for (int p = 0; p < kc; p++) {
-                int bo = bpOff + p * NR, ao = apOff + p * MR;
-                float a0 = ap[ao], a1 = ap[ao + 1], a2 = ap[ao + 2], a3 = ap[ao + 3];
+                int bo = bpOff + p * NR, ao = apOff + p * as;
+                float a0 = ap[ao], a1 = ap[ao + ai], a2 = ap[ao + 2 * ai], a3 = ap[ao + 3 * ai];
                 for (int j = 0; j < NR; j++) {
                     float bj = bp[bo + j];
                     t[j] = Math.fma(a0, bj, t[j]);

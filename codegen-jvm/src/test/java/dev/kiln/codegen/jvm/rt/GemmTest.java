@@ -36,11 +36,27 @@ class GemmTest {
                             check(mk, s[0], s[1], s[2], ta, tb, acc, r);
     }
 
+    /// A read in place (whole row panels) rather than packed, with the ragged last panel
+    /// packed; and with a leading dimension of a multiple of 128, where it is packed after all.
+    @Test void inPlaceAMatchesTripleLoop() {
+        int[][] shapes = {{8, 32, 16}, {288, 64, 196}, {9, 32, 784}, {21, 40, 500}, {3, 5, 7}, {200, 33, 128}};
+        Random r = new Random(4);
+        for (Gemm.Micro mk : micros())
+            for (int[] s : shapes)
+                for (boolean tb : new boolean[]{false, true})
+                    for (boolean acc : new boolean[]{false, true}) check(mk, s[0], s[1], s[2], false, tb, acc, true, r);
+    }
+
     static void check(Gemm.Micro mk, int m, int n, int k, boolean ta, boolean tb, boolean acc, Random r) {
-        int lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2, aOff = 5, bOff = 7, cOff = 11;
+        check(mk, m, n, k, ta, tb, acc, false, r);
+    }
+
+    static void check(Gemm.Micro mk, int m, int n, int k, boolean ta, boolean tb, boolean acc, boolean inPlaceA, Random r) {
+        int lda = inPlaceA && k == 128 ? k : (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2, aOff = 5, bOff = 7, cOff = 11;
         float[] a = rand(aOff + lda * (ta ? k : m), r), b = rand(bOff + ldb * (tb ? n : k), r), c = rand(cOff + ldc * m, r);
         float[] c0 = c.clone();
-        Gemm.gemm(m, n, k, a, aOff, lda, ta, b, bOff, ldb, tb, c, cOff, ldc, acc, mk);
+        if (inPlaceA) Gemm.gemmInPlaceA(m, n, k, a, aOff, lda, b, bOff, ldb, tb, c, cOff, ldc, acc, mk);
+        else Gemm.gemm(m, n, k, a, aOff, lda, ta, b, bOff, ldb, tb, c, cOff, ldc, acc, mk);
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++) {
                 double sum = acc ? c0[cOff + i * ldc + j] : 0, mag = Math.abs(sum);
@@ -50,7 +66,8 @@ class GemmTest {
                     sum += x * y;
                     mag += Math.abs(x * y);
                 }
-                String what = mk.getClass().getSimpleName() + " " + m + "x" + n + "x" + k + " ta=" + ta + " tb=" + tb + " acc=" + acc + " at " + i + "," + j;
+                String what = mk.getClass().getSimpleName() + " " + m + "x" + n + "x" + k + " ta=" + ta + " tb=" + tb + " acc=" + acc
+                        + (inPlaceA ? " A in place" : "") + " at " + i + "," + j;
                 assertEquals(sum, c[cOff + i * ldc + j], 1e-5 * (mag + 1), what);
             }
         // nothing outside C's rows of n columns is touched
