@@ -1,7 +1,7 @@
 package dev.kiln;
 
-import dev.kiln.codegen.jvm.JvmExecutable;
 import dev.kiln.codegen.jvm.rt.KernelProfile;
+import dev.kiln.codegen.jvm.rt.PlanExecutable;
 import dev.kiln.runtime.Executable;
 
 /// The kernel profile of a compiled model or train step: only the JVM backend's executables
@@ -20,8 +20,8 @@ final class Profiling {
         return p;
     }
 
-    private static JvmExecutable jvm(Executable exe, String what) {
-        if (exe instanceof JvmExecutable j) return j;
+    private static PlanExecutable jvm(Executable exe, String what) {
+        if (exe instanceof PlanExecutable j) return j;
         String backend = exe instanceof dev.kiln.codegen.cuda.CudaExecutable ? "cuda" : Compiler.backend().name();
         throw new KilnException(what + ": kernel profiles come from the jvm backend, not '" + backend + "'");
     }

@@ -1,7 +1,7 @@
 package dev.kiln.bench;
 
 import dev.kiln.codegen.jvm.JvmBackend;
-import dev.kiln.codegen.jvm.JvmExecutable;
+import dev.kiln.codegen.jvm.rt.PlanExecutable;
 import dev.kiln.runtime.NdArray;
 import org.openjdk.jmh.annotations.*;
 
@@ -18,7 +18,7 @@ import java.util.concurrent.TimeUnit;
 public abstract class MnistBench {
     @Param({"1", "64"}) int batch;
 
-    JvmExecutable exe;
+    PlanExecutable exe;
     List<NdArray> inputs, outputs;
 
     @Setup public void setup() {

@@ -1,7 +1,7 @@
 package dev.kiln.bench;
 
 import dev.kiln.codegen.jvm.JvmBackend;
-import dev.kiln.codegen.jvm.JvmExecutable;
+import dev.kiln.codegen.jvm.rt.PlanExecutable;
 import dev.kiln.ir.Graph;
 import dev.kiln.runtime.NdArray;
 
@@ -14,9 +14,9 @@ public final class Quick {
     public static void main(String[] args) {
         long t0 = System.nanoTime();
         Graph g = MnistNet.forward();
-        JvmExecutable exe = JvmBackend.compile(g);
+        PlanExecutable exe = JvmBackend.compile(g);
         System.out.printf("compile %.1f ms%n", (System.nanoTime() - t0) / 1e6);
-        if (Boolean.getBoolean("dump")) System.out.println(exe.program());
+        if (Boolean.getBoolean("dump")) System.out.println(JvmBackend.dumpKernels(g));
         for (String a : args) {
             int batch = Integer.parseInt(a);
             List<NdArray> in = MnistNet.inputs(batch, 7);

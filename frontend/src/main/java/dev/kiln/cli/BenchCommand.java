@@ -12,8 +12,8 @@ import java.util.concurrent.Callable;
 
 import dev.kiln.codegen.cuda.CudaBackend;
 import dev.kiln.codegen.jvm.JvmBackend;
-import dev.kiln.codegen.jvm.JvmExecutable;
 import dev.kiln.codegen.jvm.rt.Gemm;
+import dev.kiln.codegen.jvm.rt.PlanExecutable;
 import dev.kiln.codegen.jvm.rt.Pool;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.IrError;
@@ -134,7 +134,7 @@ final class BenchCommand implements Callable<Integer> {
         else out.printf(Locale.ROOT, "throughput  %,9.1f runs/s%n", runsPerSec);
 
         if (profile) { // the same compiled code again, with a timer around each kernel
-            JvmExecutable jvm = (JvmExecutable) exe;
+            PlanExecutable jvm = (PlanExecutable) exe;
             jvm.enableProfile();
             for (int i = 0; i < iters; i++) jvm.run(args);
             out.println();

@@ -2,9 +2,9 @@ package dev.kiln.codegen.jvm;
 
 import dev.kiln.codegen.jvm.rt.KernelProfile;
 import dev.kiln.codegen.jvm.rt.KernelSet;
+import dev.kiln.codegen.jvm.rt.PlanExecutable;
 import dev.kiln.codegen.jvm.rt.Pool;
 import dev.kiln.ir.Graph;
-import dev.kiln.ir.Value;
 import dev.kiln.passes.GraphDump;
 import dev.kiln.passes.lower.KernelProgram;
 import dev.kiln.passes.lower.KirPrinter;
@@ -17,38 +17,47 @@ import java.io.StringWriter;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 
-/// The JVM backend: graph -> kernel IR (`Lower`) -> bytecode (`BytecodeGen`) -> a hidden class
-/// -> `JvmExecutable`.
+/// The JVM backend: graph -> kernel IR (`Lower`) -> bytecode (`BytecodeGen`) and its `Plan`
+/// (`PlanBuilder`) -> a hidden class -> `PlanExecutable`, the same executor a standalone jar
+/// runs its kernels with.
 ///
 /// Why hidden classes: a compiled graph is garbage like any object once its executable is
 /// unreachable (hidden classes unload with their last instance, no class loader per graph
 /// needed), it cannot be named or linked against by other code, and defining one is cheap.
 /// The price is that it cannot be written to a jar as is; `classBytes` gives the same bytes
 /// for that, under a stable name.
+///
+/// Profiling: `-Dkiln.profile=true` or `KILN_PROFILE=1` profiles every compiled graph (see
+/// `KernelProfile`) and prints each one's table at exit.
 public final class JvmBackend {
     private JvmBackend() {}
 
     /// Compiles `g` to run on this JVM; throws IrError naming an op that cannot be lowered.
-    public static JvmExecutable compile(Graph g) { return compile(g, Pool.shared(), null); }
+    public static PlanExecutable compile(Graph g) { return compile(g, Pool.shared(), null); }
 
     /// As `compile(g)`, adding the kernel IR and the bytecode to `dump` (null: no dump), after the
     /// stages the passes wrote there.
-    public static JvmExecutable compile(Graph g, GraphDump dump) { return compile(g, Pool.shared(), dump); }
+    public static PlanExecutable compile(Graph g, GraphDump dump) { return compile(g, Pool.shared(), dump); }
 
-    public static JvmExecutable compile(Graph g, Pool pool, GraphDump dump) {
+    /// As `compile(g, dump)`, splitting large loops across `pool`.
+    public static PlanExecutable compile(Graph g, Pool pool, GraphDump dump) {
         long t0 = System.nanoTime();
         KernelProgram p = Lower.lower(g, dump);
         long t1 = System.nanoTime();
-        BytecodeGen gen = new BytecodeGen(p, className(g));
-        byte[] bytes = gen.generate();
+        PlanBuilder.Compiled c = PlanBuilder.generate(g, p, className(g), dump);
         long t2 = System.nanoTime();
-        dump(dump, bytes, t2 - t1);
-        KernelSet code = define(bytes);
-        if (KernelProfile.requested())
+        PlanExecutable exe = PlanBuilder.load(c, pool);
+        if (KernelProfile.requested()) {
             System.err.printf("kiln jvm @%s: %d ops, %d kernels, lower %.1f ms, bytecode %.1f ms (%d bytes), define %.1f ms%n", g.name(),
-                    g.body().size(), p.kernels().size(), (t1 - t0) / 1e6, (t2 - t1) / 1e6, bytes.length, (System.nanoTime() - t2) / 1e6);
-        return new JvmExecutable(p, code, gen.tasks, PlanBuilder.plan(g, p, gen.tasks), g.paramNames(),
-                g.params().stream().map(Value::type).toList(), g.resultTypes(), pool);
+                    g.body().size(), p.kernels().size(), (t1 - t0) / 1e6, (t2 - t1) / 1e6, c.classBytes().length, (System.nanoTime() - t2) / 1e6);
+            exe.enableProfile();
+            // print every profiled executable's table when the JVM exits
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                KernelProfile prof = exe.profile();
+                if (prof != null && prof.runs() > 0) System.err.print("kiln profile @" + g.name() + ", " + prof.runs() + " runs\n" + prof.table());
+            }));
+        }
+        return exe;
     }
 
     /// Adds `NN-bytecode.txt` to `dump` (when not null): the generated class, javap-style.

@@ -23,7 +23,7 @@ import java.util.List;
 /// The JVM backend's output as data, for code that runs without the compiler: a graph lowered
 /// and generated under a chosen class name, with the `Plan` that runs that class. A standalone
 /// jar writes `classBytes` as a regular class next to the plan's text; `load` defines the same
-/// bytes as a hidden class here, for an in-process `PlanExecutable` (profiles use that).
+/// bytes as a hidden class here, for the in-process `PlanExecutable` that `JvmBackend.compile` returns.
 ///
 /// Invariant: the plan's task `t` is the generated class's task `t`.
 public final class PlanBuilder {
@@ -41,7 +41,11 @@ public final class PlanBuilder {
 
     /// As `build(g, className)`, adding the kernel IR and the bytecode to `dump` (null: no dump).
     public static Compiled build(Graph g, String className, GraphDump dump) {
-        KernelProgram p = Lower.lower(g, dump);
+        return generate(g, Lower.lower(g, dump), className, dump);
+    }
+
+    /// Generates `p`, the lowered `g`, as `className`, adding the bytecode to `dump` (null: no dump).
+    static Compiled generate(Graph g, KernelProgram p, String className, GraphDump dump) {
         long t0 = System.nanoTime();
         BytecodeGen gen = new BytecodeGen(p, className);
         byte[] bytes = gen.generate();
@@ -55,9 +59,6 @@ public final class PlanBuilder {
             throw new IllegalArgumentException("a class loaded in-process must be in package dev.kiln.codegen.jvm, not " + c.className());
         return new PlanExecutable(c.plan(), JvmBackend.define(c.classBytes()), c.constants(), pool);
     }
-
-    /// `g` compiled to a `PlanExecutable` in this JVM (the profiling twin of `JvmBackend.compile`).
-    public static PlanExecutable compile(Graph g, Pool pool) { return load(build(g, JvmBackend.className(g)), pool); }
 
     static Plan plan(Graph g, KernelProgram p, List<BytecodeGen.Task> tasks) {
         List<String> symbols = p.symbols();
@@ -101,7 +102,7 @@ public final class PlanBuilder {
         return d;
     }
 
-    /// Iterations of a loop nest, as the in-process executor estimates them: extent x (1 + inner work).
+    /// Iterations of a loop nest, as the executor estimates them to decide a split: extent x (1 + inner work).
     private static Expr work(Loop l) {
         Expr inner = i32(1);
         for (Stmt s : l.body())

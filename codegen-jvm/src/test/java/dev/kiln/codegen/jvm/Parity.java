@@ -1,5 +1,6 @@
 package dev.kiln.codegen.jvm;
 
+import dev.kiln.codegen.jvm.rt.PlanExecutable;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.Value;
 import dev.kiln.ir.interp.Interpreter;
@@ -64,9 +65,9 @@ public final class Parity {
 
     /// Compiles `g` once and checks it against the interpreter for each binding.
     @SafeVarargs
-    static JvmExecutable check(Graph g, Map<String, Integer>... bindings) {
+    static PlanExecutable check(Graph g, Map<String, Integer>... bindings) {
         verify(JvmBackend.classBytes(g));
-        JvmExecutable exe = JvmBackend.compile(g);
+        PlanExecutable exe = JvmBackend.compile(g);
         if (bindings.length == 0) bindings = new Map[]{Map.of()};
         long seed = 1;
         for (Map<String, Integer> b : bindings) {

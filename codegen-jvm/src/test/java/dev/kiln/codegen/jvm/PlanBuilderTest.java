@@ -19,8 +19,8 @@ import java.util.Map;
 import static dev.kiln.ir.TensorType.f32;
 import static org.junit.jupiter.api.Assertions.*;
 
-/// The plan executor (what standalone jars run) against the in-process executor: same bits, and
-/// a plan that survives its text form.
+/// The plan that `JvmBackend.compile` runs, and the one a standalone jar reads back from its
+/// text: same bits, and a profile of every kernel.
 class PlanBuilderTest {
     static Graph convNet() {
         Builder b = new Builder();
@@ -34,59 +34,54 @@ class PlanBuilderTest {
         return b.build("cnn", pooled, b.reduceSum(b.reshape(pooled, f32("N", 64)), Axes.of(1)));
     }
 
-    @Test void planExecutorGivesTheBitsOfTheInProcessExecutor() {
+    @Test void planReadBackFromItsTextGivesTheBitsOfTheCompiledGraph() {
         for (Graph g : List.of(GraphParityTest.mlpTrainStep(), convNet())) {
-            JvmExecutable jvm = JvmBackend.compile(g);
+            PlanExecutable compiled = JvmBackend.compile(g);
             PlanBuilder.Compiled c = PlanBuilder.build(g, JvmBackend.className(g));
             // through the text form, as a jar reads it
             Plan plan = Plan.parse(c.plan().toText(), "test");
             assertEquals(c.plan().toText(), plan.toText());
+            assertEquals(compiled.plan().toText(), plan.toText(), "compile builds the plan a jar gets");
             PlanExecutable exe = new PlanExecutable(plan, JvmBackend.define(c.classBytes()), c.constants(), Pool.shared());
             for (int n : new int[]{1, 3, 70}) {
                 List<NdArray> in = Parity.randomInputs(g, Map.of("B", n, "N", n), n);
-                List<NdArray> want = jvm.run(in), got = exe.run(in);
+                List<NdArray> want = compiled.run(in), got = exe.run(in);
                 for (int r = 0; r < want.size(); r++)
                     assertTrue(want.get(r).contentEquals(got.get(r)), g.name() + " result " + r + " at size " + n);
             }
         }
     }
 
-    /// Both executors fill the same profile: every kernel counted once per run, the flops of
-    /// the matrix products as the formula gives them, shares that add up to the whole.
+    /// Every kernel counted once per run, the flops of the matrix products as the formula gives
+    /// them, shares that add up to the whole.
     @Test void profileCountsEveryKernelOncePerRun() {
         Graph g = GraphParityTest.mlpTrainStep();
-        PlanExecutable planned = PlanBuilder.compile(g, Pool.shared());
-        JvmExecutable inProcess = JvmBackend.compile(g);
-        assertNull(inProcess.profile(), "off unless asked");
-        planned.enableProfile();
-        inProcess.enableProfile();
+        PlanExecutable exe = JvmBackend.compile(g);
+        assertNull(exe.profile(), "off unless asked");
+        exe.enableProfile();
         List<NdArray> in = Parity.randomInputs(g, Map.of("B", 32), 1);
-        for (int i = 0; i < 3; i++) {
-            planned.run(in);
-            inProcess.run(in);
+        for (int i = 0; i < 3; i++) exe.run(in);
+        KernelProfile p = exe.profile();
+        assertEquals(3, p.runs());
+        assertEquals(exe.plan().kernels().size(), p.rows().size());
+        long flops = 0, nanos = 0;
+        for (KernelProfile.Row r : p.rows()) {
+            assertEquals(3, r.calls(), r.toString());
+            flops += r.flops();
+            nanos += r.nanos();
         }
-        for (KernelProfile p : List.of(planned.profile(), inProcess.profile())) {
-            assertEquals(3, p.runs());
-            assertEquals(planned.plan().kernels().size(), p.rows().size());
-            long flops = 0, nanos = 0;
-            for (KernelProfile.Row r : p.rows()) {
-                assertEquals(3, r.calls(), r.toString());
-                flops += r.flops();
-                nanos += r.nanos();
-            }
-            // four matmuls of 32x784x128 or 32x128x10 shapes (forward two, backward three: x^T g is one
-            // more than the forward): 2*B*784*128 twice (x@w1, x^T@g1) and 2*B*128*10 three times
-            long perRun = 2L * 32 * 784 * 128 * 2 + 2L * 32 * 128 * 10 * 3;
-            assertEquals(3 * perRun, flops);
-            String table = p.table();
-            assertTrue(table.startsWith("kernel") && table.contains("GFLOP/s"), table);
-            double shares = 0;
-            List<String> lines = table.lines().toList();
-            for (String line : lines.subList(1, lines.size() - 1)) shares += Double.parseDouble(line.split("%")[0].replaceAll(".* ", ""));
-            assertEquals(100.0, shares, 0.1 * p.rows().size(), table); // each share is rounded to 0.1
-            String total = lines.getLast();
-            assertTrue(total.matches("total +3 +" + String.format(java.util.Locale.ROOT, "%.3f", nanos / 1e6) + " .* 100.0%"), total);
-        }
+        // four matmuls of 32x784x128 or 32x128x10 shapes (forward two, backward three: x^T g is one
+        // more than the forward): 2*B*784*128 twice (x@w1, x^T@g1) and 2*B*128*10 three times
+        long perRun = 2L * 32 * 784 * 128 * 2 + 2L * 32 * 128 * 10 * 3;
+        assertEquals(3 * perRun, flops);
+        String table = p.table();
+        assertTrue(table.startsWith("kernel") && table.contains("GFLOP/s"), table);
+        double shares = 0;
+        List<String> lines = table.lines().toList();
+        for (String line : lines.subList(1, lines.size() - 1)) shares += Double.parseDouble(line.split("%")[0].replaceAll(".* ", ""));
+        assertEquals(100.0, shares, 0.1 * p.rows().size(), table); // each share is rounded to 0.1
+        String total = lines.getLast();
+        assertTrue(total.matches("total +3 +" + String.format(java.util.Locale.ROOT, "%.3f", nanos / 1e6) + " .* 100.0%"), total);
     }
 
     @Test void sizesEvaluateAsTheKernelIrDoes() {

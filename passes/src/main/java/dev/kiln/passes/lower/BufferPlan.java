@@ -114,24 +114,4 @@ public record BufferPlan(int[] slotOf, List<DType> slotTypes, List<List<Integer>
             default -> throw new IllegalStateException("not a size expression: " + e);
         };
     }
-
-    /// Bytes of intermediate memory with this plan, for symbols bound by `sym`: the sum over
-    /// slots of their largest buffer.
-    public long plannedBytes(List<Buffer> buffers, java.util.function.ToIntFunction<String> sym) {
-        long total = 0;
-        for (int s = 0; s < slotTypes.size(); s++) {
-            long max = 0;
-            for (int b : slotBuffers.get(s)) max = Math.max(max, eval(buffers.get(b).numel(), sym));
-            total += max * slotTypes.get(s).byteSize();
-        }
-        return total;
-    }
-
-    /// Bytes the same intermediates would take with one buffer each (no reuse).
-    public long unplannedBytes(List<Buffer> buffers, java.util.function.ToIntFunction<String> sym) {
-        long total = 0;
-        for (List<Integer> members : slotBuffers)
-            for (int b : members) total += eval(buffers.get(b).numel(), sym) * buffers.get(b).dtype().byteSize();
-        return total;
-    }
 }

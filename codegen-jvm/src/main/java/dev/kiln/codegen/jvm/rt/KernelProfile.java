@@ -5,9 +5,8 @@ import java.util.List;
 
 /// Time per kernel of one compiled graph, summed over the runs since profiling started: each
 /// task is timed (wall clock, including its parallel parts and, for a call, its epilogue) and
-/// counted, and its estimated flops and bytes are summed with the sizes of each run. Both
-/// executors of the JVM backend (`PlanExecutable`, in a jar, and the in-process `JvmExecutable`)
-/// fill one of these; `table()` prints it as `kiln bench --profile`, a jar's `--profile` and
+/// counted, and its estimated flops and bytes are summed with the sizes of each run. The JVM
+/// backend's executor (`PlanExecutable`, in-process and in a jar) fills one of these; `table()` prints it as `kiln bench --profile`, a jar's `--profile` and
 /// `CompiledModel.profile()` show it.
 ///
 /// Profiling is asked for per executable (`enableProfile`), or for every executable of the

@@ -9,19 +9,29 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
-/// Generated kernels run from a `Plan`: what a standalone jar runs, without the compiler. Each
-/// call binds the dimension symbols from the inputs' shapes, sizes the plan's memory slots for
-/// them, and runs the tasks in order, splitting large loops across a `Pool`. It runs the same
-/// tasks, split the same way, as the in-process executor of the JVM backend, so the two give
-/// the same bits for the same inputs.
+/// Generated kernels run from a `Plan`: the JVM backend's one executor, both in-process (what
+/// `JvmBackend.compile` returns) and in a standalone jar, without the compiler. Each call binds
+/// the dimension symbols from the inputs' shapes, sizes the plan's memory slots for them, and
+/// runs the tasks in order, splitting large loops across a `Pool`. Being the same code on the
+/// same plan, a jar and the in-process model give the same bits for the same inputs and thread
+/// count.
+///
+/// Memory: intermediates live in a `Workspace` (one array per plan slot, grown when a call
+/// needs more and otherwise kept), so a steady stream of calls allocates no tensors but the
+/// result arrays, and none at all through `run(inputs, outputs)`.
 ///
 /// Profiling (`enableProfile`): each task is timed and counted, see `KernelProfile`.
 ///
-/// Thread-safety: safe to call from several threads at once; each call takes a workspace of its
-/// own from a free list. The profile counters are updated under a lock.
+/// Thread-safety: safe to call from several threads at once. Each call takes a workspace of its
+/// own from a free list (creating one when all are busy), so concurrent calls never share
+/// intermediates; the returned arrays belong to the caller. The profile counters are updated
+/// under a lock.
 public final class PlanExecutable implements Executable {
     /// Loops with less work than this (elements times inner iterations) stay on one thread.
     static final long PARALLEL_WORK = 1 << 15;
+    /// A split loop has this many parts per thread: whoever is running takes the next one, so a
+    /// thread the OS has descheduled delays the call by one small part, not by half the loop.
+    static final int PARTS_PER_THREAD = 4;
 
     private final Plan plan;
     private final KernelSet code;
@@ -48,6 +58,23 @@ public final class PlanExecutable implements Executable {
 
     /// The times measured since `enableProfile`, or null when not profiling.
     public KernelProfile profile() { return profile; }
+
+    /// The intermediate memory of one call with symbols bound to `symbolValues` (in the order
+    /// of `plan().symbols()`), in bytes: with the plan's slots (the largest buffer of each), and
+    /// with one array per intermediate instead.
+    public long[] plannedBytes(int... symbolValues) {
+        long[] slotMax = new long[plan.slotTypes().size()];
+        long unplanned = 0;
+        for (Plan.Buffer b : plan.buffers()) {
+            if (b.slot() < 0) continue;
+            long n = b.numel().eval(symbolValues);
+            slotMax[b.slot()] = Math.max(slotMax[b.slot()], n);
+            unplanned += n * b.dtype().byteSize();
+        }
+        long planned = 0;
+        for (int s = 0; s < slotMax.length; s++) planned += slotMax[s] * plan.slotTypes().get(s).byteSize();
+        return new long[]{planned, unplanned};
+    }
 
     @Override public List<NdArray> run(List<NdArray> inputs) { return run(inputs, null); }
 
@@ -134,7 +161,7 @@ public final class PlanExecutable implements Executable {
                     if (threads > 1 && n > 1 && task.work().eval(dims) >= PARALLEL_WORK) {
                         this.task = t;
                         this.extent = n;
-                        this.parts = Math.min(threads, n);
+                        this.parts = Math.min(threads * PARTS_PER_THREAD, n);
                         pool.run(parts, this);
                     } else code.run(t, buffers, dims, 0, n);
                 }

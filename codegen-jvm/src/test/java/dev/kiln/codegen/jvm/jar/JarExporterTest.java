@@ -1,7 +1,12 @@
 package dev.kiln.codegen.jvm.jar;
 
 import dev.kiln.codegen.jvm.JvmBackend;
+import dev.kiln.codegen.jvm.rt.Pool;
+import dev.kiln.ir.Axes;
+import dev.kiln.ir.Builder;
 import dev.kiln.ir.Graph;
+import dev.kiln.ir.Ints;
+import dev.kiln.ir.Value;
 import dev.kiln.passes.PassManager;
 import dev.kiln.runtime.DType;
 import dev.kiln.runtime.NdArray;
@@ -25,6 +30,7 @@ import java.util.jar.JarFile;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import static dev.kiln.ir.TensorType.f32;
 import static org.junit.jupiter.api.Assertions.*;
 
 /// Exported jars run in a fresh JVM started on the jar alone (`java -jar`), and must give the
@@ -70,6 +76,32 @@ class JarExporterTest {
 
     @Test void mnistShapedJarGivesTheInProcessBits() {
         checkBitIdentical("mnist.kir", Jars.random(DType.F32, new Random(2), 1, 3, 1, 28, 28));
+    }
+
+    /// Large reductions split across 2 threads in both JVMs (the conv weight gradient sums
+    /// per-thread partials over a batch of 32; a reduce_sum of 131072 elements): the jar's
+    /// executor and the in-process one split them alike, so the sums round alike.
+    @Test void parallelReductionsGiveTheInProcessBitsOnTwoThreads() {
+        assertEquals(2, Pool.shared().size(), "the module's tests run with -Dkiln.threads=2");
+        Builder b = new Builder();
+        Value x = b.param("x", f32("N", 8, 16, 16)), gy = b.param("g", f32("N", 16, 16, 16));
+        Value gw = b.conv2dGradWeight(x, gy, Ints.of(1, 1), Ints.of(1, 1), Ints.of(1, 1), 1, f32(16, 8, 3, 3));
+        Value sq = b.reshape(b.mul(gy, gy), f32("N", 4096));
+        Graph g = b.build("wgrad", gw, b.reduceSum(sq, Axes.of(0, 1)), b.reduceSum(sq, Axes.of(0)));
+        Path jar = export(g, Map.of(), "kiln.model.WGrad").jar();
+        Random r = new Random(11);
+        NdArray xs = Jars.random(DType.F32, r, 1, 32, 8, 16, 16), gs = Jars.random(DType.F32, r, 1, 32, 16, 16, 16);
+        Npy.write(dir.resolve("x.npy"), xs);
+        Npy.write(dir.resolve("g.npy"), gs);
+        List<NdArray> want = inProcess(g, List.of(xs, gs));
+        Jars.Run run = Jars.runJar(List.of("-Dkiln.threads=2"), jar, true, "--input", "x=x.npy", "--input", "g=g.npy",
+                "--output", "output0=gw.npy", "--output", "output1=sum.npy", "--output", "output2=cols.npy");
+        assertEquals(0, run.code(), run.err());
+        List<String> files = List.of("gw.npy", "sum.npy", "cols.npy");
+        for (int i = 0; i < files.size(); i++) {
+            NdArray got = Npy.read(dir.resolve(files.get(i)));
+            assertTrue(want.get(i).contentEquals(got), files.get(i) + ": jar " + got.toString(4) + " vs in-process " + want.get(i).toString(4));
+        }
     }
 
     @Test void jarHoldsTheGeneratedClassesWeightsAndRuntimeOnly() throws IOException {

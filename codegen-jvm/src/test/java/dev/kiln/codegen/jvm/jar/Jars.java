@@ -69,9 +69,13 @@ final class Jars {
 
     /// `java [--add-modules jdk.incubator.vector] -jar jar args...` in a fresh JVM: with the
     /// vector module exactly when this JVM uses it, so both run the same GEMM kernel.
-    static Run runJar(Path jar, boolean sameKernels, String... args) {
+    static Run runJar(Path jar, boolean sameKernels, String... args) { return runJar(List.of(), jar, sameKernels, args); }
+
+    /// As `runJar(jar, sameKernels, args)`, with `jvmOptions` (e.g. `-Dkiln.threads=2`) before `-jar`.
+    static Run runJar(List<String> jvmOptions, Path jar, boolean sameKernels, String... args) {
         List<String> cmd = new ArrayList<>(List.of(java()));
         if (sameKernels && Gemm.kernelName().equals("vector")) cmd.addAll(List.of("--add-modules", "jdk.incubator.vector"));
+        cmd.addAll(jvmOptions);
         cmd.addAll(List.of("-Xshare:auto", "-jar", jar.toString()));
         cmd.addAll(List.of(args));
         return exec(cmd, jar.getParent());
