@@ -59,9 +59,15 @@ public abstract class DjlBench {
         manager.close();
     }
 
+    // DJL attaches an op's result to the manager of its first input. Each invocation therefore
+    // works on copies of its inputs held by a sub-manager that it closes, so that every
+    // intermediate (activations, the autograd graph) is freed per call, as a training loop over
+    // DJL batches does. Reading the shared inputs directly would leave all of them attached to
+    // the long-lived manager, and the run would measure a growing heap instead of libtorch.
+
     @Benchmark public float sgemm() {
         try (NDManager m = manager.newSubManager()) {
-            NDArray c = a.matMul(b);
+            NDArray c = a.matMul(b); // one result, no intermediates: no copy of the 4 MB input
             c.attach(m);
             return c.getFloat(0, 0);
         }
@@ -69,30 +75,33 @@ public abstract class DjlBench {
 
     @Benchmark public float forwardBatch1() {
         try (NDManager m = manager.newSubManager()) {
-            NDArray out = net.forward(ps, new NDList(x1), false).singletonOrThrow();
-            out.attach(m);
-            return out.getFloat(0, 0);
+            return net.forward(ps, new NDList(local(x1, m)), false).singletonOrThrow().getFloat(0, 0);
         }
     }
 
     @Benchmark public float forwardBatch64() {
         try (NDManager m = manager.newSubManager()) {
-            NDArray out = net.forward(ps, new NDList(x64), false).singletonOrThrow();
-            out.attach(m);
-            return out.getFloat(0, 0);
+            return net.forward(ps, new NDList(local(x64, m)), false).singletonOrThrow().getFloat(0, 0);
         }
     }
 
     @Benchmark public float trainStepBatch64() {
         float loss;
-        try (GradientCollector gc = trainer.newGradientCollector()) {
-            NDList preds = trainer.forward(new NDList(x64));
-            NDArray l = trainer.getLoss().evaluate(new NDList(y64), preds);
+        try (NDManager m = manager.newSubManager(); GradientCollector gc = trainer.newGradientCollector()) {
+            NDList preds = trainer.forward(new NDList(local(x64, m)));
+            NDArray l = trainer.getLoss().evaluate(new NDList(local(y64, m)), preds);
             gc.backward(l);
             loss = l.getFloat();
         }
         trainer.step();
         return loss;
+    }
+
+    /// A copy of `x` owned by `m`, so that what is computed from it is freed with `m`.
+    private static NDArray local(NDArray x, NDManager m) {
+        NDArray copy = x.duplicate();
+        copy.attach(m);
+        return copy;
     }
 
     @Fork(value = 1, jvmArgsAppend = {"-Dai.djl.offline=true", "-Dai.djl.pytorch.num_threads=1", "-Dai.djl.pytorch.num_interop_threads=1",
