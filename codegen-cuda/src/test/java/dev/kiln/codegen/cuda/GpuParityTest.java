@@ -3,6 +3,7 @@ package dev.kiln.codegen.cuda;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.Value;
 import dev.kiln.ir.interp.Interpreter;
+import dev.kiln.ir.interp.Tolerance;
 import dev.kiln.runtime.DType;
 import dev.kiln.runtime.NdArray;
 import org.junit.jupiter.api.DynamicTest;
@@ -20,13 +21,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /// Every graph of `Graphs` run on the GPU against the interpreter, twice per binding with
 /// different inputs (the second call replays the captured CUDA graph on new data), once more
-/// with graphs off. Tolerances per dtype:
-/// - bool, i32, i64: exact;
-/// - f64: 1e-12 * max(1, max|want|);
-/// - f32: 2e-5 * max(1, max|want|) (elementwise math rounds like the interpreter up to one
-///   f32 ulp, see `PtxMath`; matmul and convolutions accumulate in f32 in another order);
-/// - f16, bf16: one unit in the last place of max|want|.
-/// NaN matches NaN. Convolutions run as implicit GEMMs (the default), a few again as loop nests;
+/// with graphs off, within `Tolerance`'s bound (elementwise math rounds like the interpreter up
+/// to one f32 ulp, see `PtxMath`; matmul and convolutions accumulate in f32 in another order).
+/// Convolutions run as implicit GEMMs (the default), a few again as loop nests;
 /// matmuls and convolutions once more on tf32 tensor cores, against an error bound. Skipped,
 /// with the reason, where there is no GPU.
 @Tag("gpu")
@@ -182,39 +179,14 @@ class GpuParityTest {
         return a;
     }
 
+    /// Fails with the first place where `got` leaves `Tolerance`'s bound around `want`.
     static void compare(String what, List<NdArray> want, List<NdArray> got) {
-        assertEquals(want.size(), got.size(), what + ": result count");
-        for (int r = 0; r < want.size(); r++) compare(what + " result #" + r, want.get(r), got.get(r));
+        String m = Tolerance.mismatch(want, got);
+        if (m != null) fail(what + ": " + m);
     }
 
     static void compare(String what, NdArray want, NdArray got) {
-        assertEquals(want.dtype(), got.dtype(), what + ": dtype");
-        assertArrayEquals(want.shape(), got.shape(), what + ": shape");
-        DType d = want.dtype();
-        double scale = 1;
-        for (int i = 0; i < want.size(); i++) if (Double.isFinite(want.getDouble(i))) scale = Math.max(scale, Math.abs(want.getDouble(i)));
-        double tol = switch (d) {
-            case BOOL, I32, I64 -> 0;
-            case F64 -> 1e-12 * scale;
-            case F32 -> 2e-5 * scale;
-            case F16 -> 0x1p-10 * scale;
-            case BF16 -> 0x1p-7 * scale;
-        };
-        for (int i = 0; i < want.size(); i++) {
-            if (!d.isFloat()) {
-                assertEquals(want.getLong(i), got.getLong(i), what + ": element " + i);
-                continue;
-            }
-            double w = want.getDouble(i), x = got.getDouble(i);
-            if (Double.isNaN(w) || Double.isNaN(x)) {
-                assertTrue(Double.isNaN(w) && Double.isNaN(x), what + ": element " + i + " want " + w + " got " + x);
-                continue;
-            }
-            if (Double.isInfinite(w) || Double.isInfinite(x)) {
-                assertEquals(w, x, what + ": element " + i);
-                continue;
-            }
-            assertEquals(w, x, tol, what + ": element " + i);
-        }
+        String m = Tolerance.mismatch(want, got);
+        if (m != null) fail(what + ": " + m);
     }
 }

@@ -4,6 +4,7 @@ import dev.kiln.codegen.jvm.rt.PlanExecutable;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.Value;
 import dev.kiln.ir.interp.Interpreter;
+import dev.kiln.ir.interp.Tolerance;
 import dev.kiln.runtime.DType;
 import dev.kiln.runtime.NdArray;
 import org.objectweb.asm.ClassReader;
@@ -24,15 +25,12 @@ import java.util.Random;
 import static org.junit.jupiter.api.Assertions.*;
 
 /// Runs a graph through the JVM backend and through the interpreter on the same random inputs
-/// and compares every result. Tolerances, per dtype:
-/// - bool, i32, i64: exact;
-/// - f64: |got - want| <= 1e-12 * max(1, max|want|);
-/// - f32: 2e-5 * max(1, max|want|) over the whole tensor: elementwise ops and reductions match
-///   bit for bit (f32 math where it rounds identically, double accumulators like the
-///   interpreter's), but matmul and convolutions accumulate in f32 with FMA in another order;
-/// - f16, bf16: one unit in the last place of max|want| (2^-10 and 2^-7 relative).
-/// NaN matches NaN. Every generated class also passes ASM's CheckClassAdapter, and every
-/// method is checked to be under HotSpot's 8,000-byte JIT limit.
+/// and compares every result within `Tolerance`'s bound (exact for bool and integers; for f32
+/// 2e-5 of the tensor's largest magnitude: elementwise ops and reductions match bit for bit, f32
+/// math where it rounds identically and double accumulators like the interpreter's, but matmul
+/// and convolutions accumulate in f32 with FMA in another order). Every generated class also
+/// passes ASM's CheckClassAdapter, and every method is checked to be under HotSpot's 8,000-byte
+/// JIT limit.
 public final class Parity {
     private Parity() {}
 
@@ -77,40 +75,15 @@ public final class Parity {
         return exe;
     }
 
+    /// Fails with the first place where `got` leaves `Tolerance`'s bound around `want`.
     public static void compare(String what, List<NdArray> want, List<NdArray> got) {
-        assertEquals(want.size(), got.size(), what + ": result count");
-        for (int r = 0; r < want.size(); r++) compare(what + " result #" + r, want.get(r), got.get(r));
+        String m = Tolerance.mismatch(want, got);
+        if (m != null) fail(what + ": " + m);
     }
 
     static void compare(String what, NdArray want, NdArray got) {
-        assertEquals(want.dtype(), got.dtype(), what + ": dtype");
-        assertArrayEquals(want.shape(), got.shape(), what + ": shape");
-        DType d = want.dtype();
-        double scale = 1;
-        for (int i = 0; i < want.size(); i++) if (Double.isFinite(want.getDouble(i))) scale = Math.max(scale, Math.abs(want.getDouble(i)));
-        double tol = switch (d) {
-            case BOOL, I32, I64 -> 0;
-            case F64 -> 1e-12 * scale;
-            case F32 -> 2e-5 * scale;
-            case F16 -> 0x1p-10 * scale;
-            case BF16 -> 0x1p-7 * scale;
-        };
-        for (int i = 0; i < want.size(); i++) {
-            if (d.isInteger() || d == DType.BOOL) {
-                assertEquals(want.getLong(i), got.getLong(i), what + ": element " + i);
-                continue;
-            }
-            double w = want.getDouble(i), x = got.getDouble(i);
-            if (Double.isNaN(w) || Double.isNaN(x)) {
-                assertTrue(Double.isNaN(w) && Double.isNaN(x), what + ": element " + i + " want " + w + " got " + x);
-                continue;
-            }
-            if (Double.isInfinite(w) || Double.isInfinite(x)) {
-                assertEquals(w, x, what + ": element " + i);
-                continue;
-            }
-            assertEquals(w, x, tol, what + ": element " + i);
-        }
+        String m = Tolerance.mismatch(want, got);
+        if (m != null) fail(what + ": " + m);
     }
 
     /// ASM's verifier over the class, and the size of every method.
