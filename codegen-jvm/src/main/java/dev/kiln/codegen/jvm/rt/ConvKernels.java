@@ -40,7 +40,7 @@ public final class ConvKernels {
             reference(form, dtype, x, w, y, q);
         } else {
             float[] xf = (float[]) x, wf = (float[]) w, yf = (float[]) y;
-            Pool pool = Pool.shared();
+            Pool pool = Pool.current();
             long flops = 2L * n * o * (c / groups) * kh * kw * oh * ow;
             // few images: each image's product is split instead (see forward/gradInput)
             int threads = flops < 1_000_000 || n < pool.size() ? 1 : pool.size();

@@ -9,7 +9,7 @@ package dev.kiln.codegen.jvm.rt;
 /// handles transposed operands, so a transpose never costs a copy of its own.
 ///
 /// Thread-safety: all scratch is per thread (ThreadLocal), so concurrent calls are safe;
-/// `sgemmBatch` splits work across the shared `Pool`.
+/// `sgemmBatch` splits work across the pool of the executable that calls it (`Pool.current()`).
 public final class Gemm {
     private Gemm() {}
 
@@ -68,7 +68,7 @@ public final class Gemm {
     /// stored `k x m` when `ta`) and of B (`k x n`, stored `n x k` when `tb`). Parallel over
     /// the batch when it is large enough, otherwise over row blocks of each product.
     public static void sgemmBatch(float[] c, float[] a, float[] b, int batch, int m, int n, int k, boolean ta, boolean tb) {
-        sgemmBatch(c, a, b, batch, m, n, k, ta, tb, Pool.shared(), null, -1, null, null, 0, 0);
+        sgemmBatch(c, a, b, batch, m, n, k, ta, tb, Pool.current(), null, -1, null, null, 0, 0);
     }
 
     public static void sgemmBatch(float[] c, float[] a, float[] b, int batch, int m, int n, int k, boolean ta, boolean tb,
@@ -82,7 +82,7 @@ public final class Gemm {
     /// 0 it runs once over `[0, extent)` at the end. `epi` < 0: no epilogue.
     public static void sgemmBatch(float[] c, float[] a, float[] b, int batch, int m, int n, int k, boolean ta, boolean tb,
                                   KernelSet code, int epi, Object[] bufs, int[] dims, int perRow, int extent) {
-        sgemmBatch(c, a, b, batch, m, n, k, ta, tb, Pool.shared(), code, epi, bufs, dims, perRow, extent);
+        sgemmBatch(c, a, b, batch, m, n, k, ta, tb, Pool.current(), code, epi, bufs, dims, perRow, extent);
     }
 
     static void sgemmBatch(float[] c, float[] a, float[] b, int batch, int m, int n, int k, boolean ta, boolean tb,

@@ -153,7 +153,15 @@ public final class PlanExecutable implements Executable {
             Plan.Task task = plan.tasks().get(t);
             switch (task.kind()) {
                 case EPILOGUE -> {} // its call runs it
-                case CALL -> code.run(t, buffers, dims, 0, 1);
+                case CALL -> {
+                    // the library splits its work over this executable's pool
+                    Pool prev = Pool.enter(pool);
+                    try {
+                        code.run(t, buffers, dims, 0, 1);
+                    } finally {
+                        Pool.leave(prev);
+                    }
+                }
                 case LOOP -> {
                     int n = (int) task.extent().eval(dims);
                     if (n <= 0) return;

@@ -20,6 +20,30 @@ public final class Pool {
 
     public static Pool shared() { return DEFAULT; }
 
+    /// The pool of the executable whose library call (`Gemm`, `ConvKernels`) this thread is
+    /// running, set by `PlanExecutable` around each call: generated code calls the library
+    /// statically, without a pool, and the call must split its work over the executable's
+    /// threads (a jar run with `--threads N`), not over the shared pool's.
+    private static final ThreadLocal<Pool> CURRENT = new ThreadLocal<>();
+
+    /// The pool set by `enter` on this thread, or the shared one outside any executable.
+    static Pool current() {
+        Pool p = CURRENT.get();
+        return p != null ? p : DEFAULT;
+    }
+
+    /// Makes `p` this thread's current pool; returns the previous one, for `leave`.
+    static Pool enter(Pool p) {
+        Pool prev = CURRENT.get();
+        CURRENT.set(p);
+        return prev;
+    }
+
+    static void leave(Pool prev) {
+        if (prev == null) CURRENT.remove();
+        else CURRENT.set(prev);
+    }
+
     /// One parallel region: immutable job and part count, and its own counters, so a worker
     /// that wakes late and still holds an old region can only find it exhausted.
     private record Region(Job job, int parts, AtomicInteger next, AtomicInteger done) {}
@@ -28,6 +52,8 @@ public final class Pool {
     private final ReentrantLock lock = new ReentrantLock();
     private volatile Region region;
     private volatile Throwable failure;
+    /// Parallel regions handed to the workers so far (not those run inline); tests read it.
+    private final AtomicInteger regions = new AtomicInteger();
 
     public Pool(int threads) {
         workers = new Worker[Math.max(0, threads - 1)];
@@ -41,6 +67,9 @@ public final class Pool {
 
     public int size() { return workers.length + 1; }
 
+    /// How many parallel regions this pool has shared with its workers since it was made.
+    int regionsRun() { return regions.get(); }
+
     public void run(int parts, Job job) {
         if (parts <= 1 || workers.length == 0 || !lock.tryLock()) {
             for (int p = 0; p < parts; p++) job.run(p);
@@ -48,6 +77,7 @@ public final class Pool {
         }
         try {
             failure = null;
+            regions.incrementAndGet();
             Region r = new Region(job, parts, new AtomicInteger(), new AtomicInteger());
             region = r;
             for (Worker w : workers) if (w.parked) LockSupport.unpark(w);
