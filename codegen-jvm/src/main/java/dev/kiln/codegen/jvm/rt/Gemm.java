@@ -26,6 +26,11 @@ public final class Gemm {
         float dot(float[] a, int ao, float[] b, int bo, int k);
         /// `c[co+j] += s * b[bo+j]` for j < n.
         void axpy(float s, float[] b, int bo, float[] c, int co, int n);
+        /// A 4 x 4 block of dot products, `out[4*i + j] = sum_p a[ai+p] * b[bj+p]` for p < k,
+        /// with rows `a0..a3` of A and `b0..b3` of B (offsets may repeat, for a ragged block):
+        /// each step loads 8 values for 16 products, where one dot at a time loads 2 for 1.
+        /// `out` holds `DOTS_SCRATCH` floats; past the first 16 it is the kernel's scratch.
+        void dots4x4(int k, float[] a, int a0, int a1, int a2, int a3, float[] b, int b0, int b1, int b2, int b3, float[] out);
     }
 
     /// Cache blocks: depth at most KC_MAX, split into equal blocks (k = 288 is one block of 288,
@@ -59,7 +64,8 @@ public final class Gemm {
     public static String kernelName() { return MICRO instanceof ScalarMicro ? "scalar" : "vector"; }
 
     private static final class Scratch {
-        float[] a = new float[0], b = new float[0], tile = new float[0];
+        float[] a = new float[0], b = new float[0], tile = new float[0], transposed = new float[0];
+        final float[] dots = new float[DOTS_SCRATCH];
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -233,7 +239,9 @@ public final class Gemm {
         }
         int mr = mk.mr(), nr = mk.nr();
         if (pa == null && (m < mr / 2 || n < nr / 2) && !inPlaceA) {
-            skinny(m, n, k, a, aOff, lda, ta, b, bOff, ldb, tb, c, cOff, ldc, accumulate, mk);
+            if (!ta && tb && k >= DOTS_MIN_K) dotBlocks(m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate, mk);
+            else if (n < nr / 2 && n >= mr / 2 && m >= nr) transposed(m, n, k, a, aOff, lda, ta, b, bOff, ldb, tb, c, cOff, ldc, accumulate, mk);
+            else skinny(m, n, k, a, aOff, lda, ta, b, bOff, ldb, tb, c, cOff, ldc, accumulate, mk);
             return;
         }
         Scratch s = SCRATCH.get();
@@ -291,6 +299,53 @@ public final class Gemm {
                     }
                 }
             }
+        }
+    }
+
+    /// Depth from which `dotBlocks` beats one dot at a time: below it the 16 sums of a block
+    /// cost more than its few vector steps.
+    static final int DOTS_MIN_K = 32;
+    /// Floats of `Micro.dots4x4`'s `out`: 16 results, then 16 vectors of 16 lanes.
+    static final int DOTS_SCRATCH = 16 + 16 * 16;
+
+    /// Few rows or columns, both operands contiguous along the depth (`A @ B^T`, e.g. a linear
+    /// layer's forward at a small batch, or a weight gradient with few patch rows): dot
+    /// products in 4 x 4 blocks, a ragged block repeating its last row or column.
+    static void dotBlocks(int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                          float[] c, int cOff, int ldc, boolean accumulate, Micro mk) {
+        float[] out = SCRATCH.get().dots;
+        for (int i0 = 0; i0 < m; i0 += 4) {
+            int mw = Math.min(4, m - i0);
+            int ar = aOff + i0 * lda, a1 = ar + Math.min(1, mw - 1) * lda, a2 = ar + Math.min(2, mw - 1) * lda,
+                    a3 = ar + Math.min(3, mw - 1) * lda;
+            for (int j0 = 0; j0 < n; j0 += 4) {
+                int nw = Math.min(4, n - j0);
+                int br = bOff + j0 * ldb;
+                mk.dots4x4(k, a, ar, a1, a2, a3, b, br, br + Math.min(1, nw - 1) * ldb, br + Math.min(2, nw - 1) * ldb,
+                        br + Math.min(3, nw - 1) * ldb, out);
+                for (int i = 0; i < mw; i++)
+                    for (int j = 0; j < nw; j++) {
+                        int at = cOff + (i0 + i) * ldc + j0 + j;
+                        c[at] = accumulate ? c[at] + out[4 * i + j] : out[4 * i + j];
+                    }
+            }
+        }
+    }
+
+    /// Many rows and few columns (`n` under half a tile), e.g. a linear layer's weight
+    /// gradient `X^T @ G`: padding `n` to a tile's width would waste most of it, so this
+    /// computes `C^T = op(B)^T @ op(A)^T` (`n` now the rows, which tiles pad far less) into
+    /// scratch, then transposes it into C.
+    static void transposed(int m, int n, int k, float[] a, int aOff, int lda, boolean ta, float[] b, int bOff, int ldb, boolean tb,
+                           float[] c, int cOff, int ldc, boolean accumulate, Micro mk) {
+        Scratch s = SCRATCH.get();
+        if (s.transposed.length < n * m) s.transposed = new float[n * m];
+        float[] t = s.transposed;
+        // op(B)^T (n x k) is B read with the opposite transpose flag, and likewise op(A)^T
+        gemm(n, m, k, b, bOff, ldb, !tb, a, aOff, lda, !ta, t, 0, m, false, mk, null, false);
+        for (int i = 0; i < m; i++) {
+            int co = cOff + i * ldc;
+            for (int j = 0; j < n; j++) c[co + j] = accumulate ? c[co + j] + t[j * m + i] : t[j * m + i];
         }
     }
 
@@ -390,6 +445,24 @@ public final class Gemm {
 
         public void axpy(float s, float[] b, int bo, float[] c, int co, int n) {
             for (int j = 0; j < n; j++) c[co + j] = Math.fma(s, b[bo + j], c[co + j]);
+        }
+
+        public void dots4x4(int k, float[] a, int a0, int a1, int a2, int a3, float[] b, int b0, int b1, int b2, int b3,
+                            float[] out) {
+            float s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0,
+                    s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+            for (int p = 0; p < k; p++) {
+                float x0 = a[a0 + p], x1 = a[a1 + p], x2 = a[a2 + p], x3 = a[a3 + p];
+                float y0 = b[b0 + p], y1 = b[b1 + p], y2 = b[b2 + p], y3 = b[b3 + p];
+                s00 = Math.fma(x0, y0, s00); s01 = Math.fma(x0, y1, s01); s02 = Math.fma(x0, y2, s02); s03 = Math.fma(x0, y3, s03);
+                s10 = Math.fma(x1, y0, s10); s11 = Math.fma(x1, y1, s11); s12 = Math.fma(x1, y2, s12); s13 = Math.fma(x1, y3, s13);
+                s20 = Math.fma(x2, y0, s20); s21 = Math.fma(x2, y1, s21); s22 = Math.fma(x2, y2, s22); s23 = Math.fma(x2, y3, s23);
+                s30 = Math.fma(x3, y0, s30); s31 = Math.fma(x3, y1, s31); s32 = Math.fma(x3, y2, s32); s33 = Math.fma(x3, y3, s33);
+            }
+            out[0] = s00; out[1] = s01; out[2] = s02; out[3] = s03;
+            out[4] = s10; out[5] = s11; out[6] = s12; out[7] = s13;
+            out[8] = s20; out[9] = s21; out[10] = s22; out[11] = s23;
+            out[12] = s30; out[13] = s31; out[14] = s32; out[15] = s33;
         }
 
         public void tile(int kc, float[] ap, int apOff, float[] bp, int bpOff, float[] c, int cOff, int ldc, boolean accumulate) {

@@ -39,6 +39,41 @@ final class VectorMicro implements Gemm.Micro {
         for (; j < n; j++) c[co + j] = Math.fma(s, b[bo + j], c[co + j]);
     }
 
+    public void dots4x4(int k, float[] a, int a0, int a1, int a2, int a3, float[] b, int b0, int b1, int b2, int b3, float[] out) {
+        FloatVector s00 = FloatVector.zero(S), s01 = FloatVector.zero(S), s02 = FloatVector.zero(S), s03 = FloatVector.zero(S),
+                s10 = FloatVector.zero(S), s11 = FloatVector.zero(S), s12 = FloatVector.zero(S), s13 = FloatVector.zero(S),
+                s20 = FloatVector.zero(S), s21 = FloatVector.zero(S), s22 = FloatVector.zero(S), s23 = FloatVector.zero(S),
+                s30 = FloatVector.zero(S), s31 = FloatVector.zero(S), s32 = FloatVector.zero(S), s33 = FloatVector.zero(S);
+        int p = 0;
+        for (; p + 16 <= k; p += 16) {
+            FloatVector y0 = FloatVector.fromArray(S, b, b0 + p), y1 = FloatVector.fromArray(S, b, b1 + p),
+                    y2 = FloatVector.fromArray(S, b, b2 + p), y3 = FloatVector.fromArray(S, b, b3 + p);
+            FloatVector x = FloatVector.fromArray(S, a, a0 + p);
+            s00 = x.fma(y0, s00); s01 = x.fma(y1, s01); s02 = x.fma(y2, s02); s03 = x.fma(y3, s03);
+            x = FloatVector.fromArray(S, a, a1 + p);
+            s10 = x.fma(y0, s10); s11 = x.fma(y1, s11); s12 = x.fma(y2, s12); s13 = x.fma(y3, s13);
+            x = FloatVector.fromArray(S, a, a2 + p);
+            s20 = x.fma(y0, s20); s21 = x.fma(y1, s21); s22 = x.fma(y2, s22); s23 = x.fma(y3, s23);
+            x = FloatVector.fromArray(S, a, a3 + p);
+            s30 = x.fma(y0, s30); s31 = x.fma(y1, s31); s32 = x.fma(y2, s32); s33 = x.fma(y3, s33);
+        }
+        // lanes summed in a fixed order (see dot), then the tail
+        float[] lanes = out; // the 256 lanes go after the 16 results (see Gemm.Micro)
+        s00.intoArray(lanes, 16); s01.intoArray(lanes, 32); s02.intoArray(lanes, 48); s03.intoArray(lanes, 64);
+        s10.intoArray(lanes, 80); s11.intoArray(lanes, 96); s12.intoArray(lanes, 112); s13.intoArray(lanes, 128);
+        s20.intoArray(lanes, 144); s21.intoArray(lanes, 160); s22.intoArray(lanes, 176); s23.intoArray(lanes, 192);
+        s30.intoArray(lanes, 208); s31.intoArray(lanes, 224); s32.intoArray(lanes, 240); s33.intoArray(lanes, 256);
+        int[] ar = {a0, a1, a2, a3}, br = {b0, b1, b2, b3};
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) {
+                int base = 16 + (4 * i + j) * 16;
+                float sum = 0;
+                for (int l = 0; l < 16; l++) sum += lanes[base + l];
+                for (int q = p; q < k; q++) sum = Math.fma(a[ar[i] + q], b[br[j] + q], sum);
+                out[4 * i + j] = sum;
+            }
+    }
+
     public void tile(int kc, float[] ap, int apOff, float[] bp, int bpOff, float[] c, int cOff, int ldc, boolean accumulate) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c50 = FloatVector.zero(S), c51 = FloatVector.zero(S), c60 = FloatVector.zero(S), c61 = FloatVector.zero(S), c70 = FloatVector.zero(S), c71 = FloatVector.zero(S);
         int ao = apOff, bo = bpOff;

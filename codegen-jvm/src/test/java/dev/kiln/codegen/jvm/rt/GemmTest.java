@@ -36,6 +36,45 @@ class GemmTest {
                             check(mk, s[0], s[1], s[2], ta, tb, acc, r);
     }
 
+    /// Narrow products, where padding to a tile would waste most of it: a few columns and many
+    /// rows (computed transposed, then transposed back), and `A @ B^T` with few rows or columns
+    /// (4 x 4 blocks of dot products, ragged blocks at every size, depth with and without a
+    /// tail past whole vectors). The MNIST shapes are among them.
+    @Test void narrowProductsMatchTripleLoop() {
+        int[][] shapes = {{3136, 10, 64}, {64, 10, 3136}, {32, 9, 784}, {33, 9, 40}, {1, 7, 100}, {5, 3, 33}, {40, 6, 17},
+                {100, 15, 31}, {2, 100, 64}, {64, 1, 50}, {45, 4, 9}, {7, 2, 32}, {6, 13, 47}, {200, 5, 1}};
+        Random r = new Random(6);
+        for (Gemm.Micro mk : micros())
+            for (int[] s : shapes)
+                for (boolean ta : new boolean[]{false, true})
+                    for (boolean tb : new boolean[]{false, true})
+                        for (boolean acc : new boolean[]{false, true})
+                            check(mk, s[0], s[1], s[2], ta, tb, acc, r);
+    }
+
+    /// The narrow paths inside batched and row-split products (the linear layer's weight
+    /// gradient at batch 3 and alone on two threads), against the triple loop.
+    @Test void narrowBatchedAndParallel() {
+        Random r = new Random(7);
+        for (int batch : new int[]{1, 3})
+            for (boolean ta : new boolean[]{false, true}) {
+                int m = 700, n = 10, k = 64;
+                float[] a = rand(batch * m * k, r), b = rand(batch * k * n, r), c = new float[batch * m * n];
+                Gemm.sgemmBatch(c, a, b, batch, m, n, k, ta, false, new Pool(2));
+                for (int q = 0; q < batch; q++)
+                    for (int i = 0; i < m; i++)
+                        for (int j = 0; j < n; j++) {
+                            double sum = 0, mag = 0;
+                            for (int p = 0; p < k; p++) {
+                                double x = ta ? a[q * m * k + p * m + i] : a[q * m * k + i * k + p];
+                                sum += x * b[q * k * n + p * n + j];
+                                mag += Math.abs(x * b[q * k * n + p * n + j]);
+                            }
+                            assertEquals(sum, c[q * m * n + i * n + j], 1e-5 * (mag + 1), "batch " + batch + " ta=" + ta + " at " + q + "," + i + "," + j);
+                        }
+            }
+    }
+
     /// A read in place (whole row panels) rather than packed, with the ragged last panel
     /// packed; and with a leading dimension of a multiple of 128, where it is packed after all.
     @Test void inPlaceAMatchesTripleLoop() {
