@@ -204,7 +204,11 @@ class OpParityTest {
                 new Case(2, 3, 2, 2, 4, 5, 1, 2, 1, 1), new Case(1, 2, 3, 5, 2, 3, 1, 1, 1, 2),
                 // more patch rows (c*k*k) than output channels: the weight gradient reads the
                 // unfolded image in place, in whole and ragged tiles, split over the images
-                new Case(5, 9, 6, 5, 40, 3, 1, 1, 1, 1), new Case(4, 4, 6, 6, 8, 3, 1, 1, 1, 2)))
+                new Case(5, 9, 6, 5, 40, 3, 1, 1, 1, 1), new Case(4, 4, 6, 6, 8, 3, 1, 1, 1, 2),
+                // one input channel, more output channels than patch rows (MNIST's conv1): the
+                // weight gradient by 4 x 4 blocks of dot products, ragged in both directions,
+                // over a depth of whole vectors and one with a tail
+                new Case(3, 1, 8, 8, 32, 3, 1, 1, 1, 1), new Case(2, 1, 7, 9, 13, 3, 1, 1, 1, 1)))
             for (DType d : new DType[]{DType.F32, DType.F64, DType.BF16}) {
                 Builder b = new Builder();
                 Ints s = Ints.of(q.stride(), q.stride()), p = Ints.of(q.pad(), q.pad()), dl = Ints.of(q.dil(), q.dil());
