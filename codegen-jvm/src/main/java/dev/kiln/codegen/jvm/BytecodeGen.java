@@ -372,21 +372,21 @@ final class BytecodeGen {
         }
 
         /// ```
-        /// a0 = acc; a1..a3 = identity            (max/min: acc itself, which is idempotent)
+        /// a0..a3 = identity
         /// for (r = 0; r < n - 3; r += 4) { a0 = a0 op e(r); a1 = a1 op e(r+1); ... }
         /// for (; r < n; r++) a0 = a0 op e(r)
-        /// acc = (a0 op a1) op (a2 op a3)
+        /// acc = acc op ((a0 op a1) op (a2 op a3))
         /// ```
-        /// The identity of an f64 sum is -0.0, which leaves every value unchanged (+0.0 too).
+        /// The lanes start from the identity rather than from `acc`, so that when this loop is
+        /// the inner one of a reduction nest (a sum over batch, rows and columns) the rows'
+        /// lanes do not wait for each other: only one `op` per row depends on the last row.
         void foldLoop(Loop l, Fold f) {
             Type t = jvm(f.type());
             int accSlot = locals.get(f.acc());
             int[] lanes = new int[LANES];
             for (int j = 0; j < LANES; j++) {
                 lanes[j] = alloc(t);
-                if (j == 0 || f.op() != BinOp.ADD) mv.visitVarInsn(t.getOpcode(ILOAD), accSlot);
-                else if (t == Type.DOUBLE_TYPE) mv.visitLdcInsn(-0.0d);
-                else zero(t);
+                identity(f.op(), t);
                 mv.visitVarInsn(t.getOpcode(ISTORE), lanes[j]);
             }
             int var = locals.computeIfAbsent(l.var(), k -> alloc(Type.INT_TYPE));
@@ -423,6 +423,7 @@ final class BytecodeGen {
             mv.visitJumpInsn(GOTO, rest);
             mv.visitLabel(restEnd);
             loopDepth.remove(l.var());
+            mv.visitVarInsn(t.getOpcode(ILOAD), accSlot);
             mv.visitVarInsn(t.getOpcode(ILOAD), lanes[0]);
             mv.visitVarInsn(t.getOpcode(ILOAD), lanes[1]);
             combine(f.op(), t);
@@ -430,7 +431,22 @@ final class BytecodeGen {
             mv.visitVarInsn(t.getOpcode(ILOAD), lanes[3]);
             combine(f.op(), t);
             combine(f.op(), t);
+            combine(f.op(), t);
             mv.visitVarInsn(t.getOpcode(ISTORE), accSlot);
+        }
+
+        /// The value that leaves any other unchanged under `op`: -0.0 for a float sum (+0.0
+        /// would turn a -0.0 into +0.0), the lowest value for max, the highest for min.
+        void identity(BinOp op, Type t) {
+            Object v = switch (op) {
+                case ADD -> t == Type.DOUBLE_TYPE ? (Object) (-0.0d) : t == Type.LONG_TYPE ? (Object) 0L : (Object) 0;
+                case MAX -> t == Type.DOUBLE_TYPE ? (Object) Double.NEGATIVE_INFINITY : t == Type.FLOAT_TYPE ? (Object) Float.NEGATIVE_INFINITY
+                        : t == Type.LONG_TYPE ? (Object) Long.MIN_VALUE : (Object) Integer.MIN_VALUE;
+                case MIN -> t == Type.DOUBLE_TYPE ? (Object) Double.POSITIVE_INFINITY : t == Type.FLOAT_TYPE ? (Object) Float.POSITIVE_INFINITY
+                        : t == Type.LONG_TYPE ? (Object) Long.MAX_VALUE : (Object) Integer.MAX_VALUE;
+                default -> throw new IllegalStateException(op.name());
+            };
+            mv.visitLdcInsn(v);
         }
 
         /// `lane = lane op e`
@@ -779,10 +795,27 @@ final class BytecodeGen {
         void binary(Bin b) {
             DType ot = b.a().type();
             Type t = jvm(ot);
+            boolean floating = t == Type.FLOAT_TYPE || t == Type.DOUBLE_TYPE;
+            if (floating && (b.op() == BinOp.EQ || b.op() == BinOp.NE)) {
+                expr(b.a());
+                expr(b.b());
+                floatEquals(t, false);
+                if (b.op() == BinOp.NE) {
+                    mv.visitInsn(ICONST_1);
+                    mv.visitInsn(IXOR);
+                }
+                return;
+            }
             if (b.op().isCompare()) {
                 expr(b.a());
                 expr(b.b());
                 compare(b.op(), t);
+                return;
+            }
+            if (sameValue(b) instanceof Bin eq) {
+                expr(eq.a());
+                expr(eq.b());
+                floatEquals(jvm(eq.a().type()), true);
                 return;
             }
             if (b.op() == BinOp.POW) {
@@ -817,6 +850,80 @@ final class BytecodeGen {
                 default -> throw new IllegalStateException(b.op().name());
             }
             if (b.op() != BinOp.MAX && b.op() != BinOp.MIN) round(b.type());
+        }
+
+        /// The equality inside `(a == b) || (isnan(a) && isnan(b))` on floats ("a and b are the
+        /// same value", as the max-pool gradient asks of each window element), else null.
+        static Bin sameValue(Bin b) {
+            if (b.op() != BinOp.OR || !(b.a() instanceof Bin eq) || eq.op() != BinOp.EQ || !(b.b() instanceof Bin both)
+                    || both.op() != BinOp.AND || !(both.a() instanceof Un na) || !(both.b() instanceof Un nb)
+                    || na.op() != UnOp.ISNAN || nb.op() != UnOp.ISNAN) return null;
+            Type t = jvm(eq.a().type());
+            if (t != Type.FLOAT_TYPE && t != Type.DOUBLE_TYPE) return null;
+            boolean straight = na.x().equals(eq.a()) && nb.x().equals(eq.b());
+            boolean crossed = na.x().equals(eq.b()) && nb.x().equals(eq.a());
+            return straight || crossed ? eq : null;
+        }
+
+        /// `a == b` on the two floats (doubles) on the stack, pushing 0 or 1, or with
+        /// `nanEqual` also 1 when both are NaN. A float compare compiles to a branch (C2 may or
+        /// may not turn it into a conditional move, depending on the branch profile it saw),
+        /// and where the outcome follows the data, as in `x == max` over a pooling window, that
+        /// branch is mispredicted often. So: `d = a - b` is +-0 exactly when finite a and b are
+        /// equal (gradual underflow), which integer ops on its bits test without a branch; only
+        /// a NaN difference (a NaN operand, or infinities of one sign) takes the branch to the
+        /// plain compare, and that branch is rarely taken, so well predicted.
+        void floatEquals(Type t, boolean nanEqual) {
+            boolean wide = t == Type.DOUBLE_TYPE;
+            Type bits = wide ? Type.LONG_TYPE : Type.INT_TYPE;
+            int a = alloc(t), b = alloc(t), d = alloc(bits);
+            mv.visitVarInsn(t.getOpcode(ISTORE), b);
+            mv.visitVarInsn(t.getOpcode(ISTORE), a);
+            mv.visitVarInsn(t.getOpcode(ILOAD), a);
+            mv.visitVarInsn(t.getOpcode(ILOAD), b);
+            mv.visitInsn(t.getOpcode(ISUB));
+            toBits(t);
+            if (wide) mv.visitLdcInsn(Long.MAX_VALUE); else mv.visitLdcInsn(Integer.MAX_VALUE);
+            mv.visitInsn(bits.getOpcode(IAND));                                // |d| as bits
+            mv.visitVarInsn(bits.getOpcode(ISTORE), d);
+            Label nan = new Label(), end = new Label();
+            mv.visitVarInsn(bits.getOpcode(ILOAD), d);
+            if (wide) {
+                mv.visitLdcInsn(Double.doubleToRawLongBits(Double.POSITIVE_INFINITY));
+                mv.visitInsn(LCMP);
+                mv.visitJumpInsn(IFGT, nan);
+            } else {
+                mv.visitLdcInsn(Float.floatToRawIntBits(Float.POSITIVE_INFINITY));
+                mv.visitJumpInsn(IF_ICMPGT, nan);
+            }
+            mv.visitVarInsn(bits.getOpcode(ILOAD), d);                         // (|d| - 1) < 0: d is +-0
+            if (wide) {
+                mv.visitInsn(LCONST_1);
+                mv.visitInsn(LSUB);
+                push(mv, 63);
+                mv.visitInsn(LUSHR);
+                mv.visitInsn(L2I);
+            } else {
+                mv.visitInsn(ICONST_1);
+                mv.visitInsn(ISUB);
+                push(mv, 31);
+                mv.visitInsn(IUSHR);
+            }
+            mv.visitJumpInsn(GOTO, end);
+            mv.visitLabel(nan);
+            mv.visitVarInsn(t.getOpcode(ILOAD), a);
+            mv.visitVarInsn(t.getOpcode(ILOAD), b);
+            compare(BinOp.EQ, t);
+            if (nanEqual) {
+                for (int x : new int[]{a, b}) {
+                    mv.visitVarInsn(t.getOpcode(ILOAD), x);
+                    mv.visitVarInsn(t.getOpcode(ILOAD), x);
+                    compare(BinOp.NE, t);                                       // x != x: NaN
+                }
+                mv.visitInsn(IAND);
+                mv.visitInsn(IOR);
+            }
+            mv.visitLabel(end);
         }
 
         /// Compares the two values on the stack; pushes 0 or 1. Float comparisons with NaN

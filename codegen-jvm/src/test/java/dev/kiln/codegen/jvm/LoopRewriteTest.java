@@ -165,4 +165,27 @@ class LoopRewriteTest {
                 exact(op + n, Interpreter.run(g, in).getFirst(), JvmBackend.compile(g).run(in).getFirst());
             }
     }
+
+    /// Float `==` and `!=` are computed from the bits of `a - b`, falling back to a compare
+    /// only when the difference is NaN: every pair of special values against the interpreter.
+    @Test void floatEqualityOnSpecialValues() {
+        double[] values = {0.0, -0.0, 1.0, -1.0, 1.5, Double.MIN_VALUE, -Double.MIN_VALUE, Float.MIN_VALUE, -Float.MIN_VALUE,
+                Float.MAX_VALUE, -Float.MAX_VALUE, Double.MAX_VALUE, -Double.MAX_VALUE,
+                Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, Double.NaN, 1e-300, 1e-300 * (1 + 0x1p-52)};
+        int n = values.length * values.length;
+        for (DType d : new DType[]{DType.F32, DType.F64}) {
+            Builder b = new Builder();
+            Value x = b.param("x", TensorType.of(d, n)), y = b.param("y", TensorType.of(d, n));
+            Graph g = b.build("eq_" + d, b.cast(b.eq(x, y), DType.I32), b.cast(b.ne(x, y), DType.I32));
+            NdArray xs = NdArray.zeros(d, n), ys = NdArray.zeros(d, n);
+            for (int i = 0; i < values.length; i++)
+                for (int j = 0; j < values.length; j++) {
+                    xs.setDouble(i * values.length + j, values[i]);
+                    ys.setDouble(i * values.length + j, values[j]);
+                }
+            List<NdArray> in = List.of(xs, ys), want = Interpreter.run(g, in), got = JvmBackend.compile(g).run(in);
+            exact("eq " + d, want.get(0), got.get(0));
+            exact("ne " + d, want.get(1), got.get(1));
+        }
+    }
 }
