@@ -256,7 +256,10 @@ final class BytecodeGen {
         /// `for (v = lo; v < hi; v++)`; a top-level loop takes its range from the arguments.
         /// An inner loop may instead be unrolled fully or split over partial accumulators.
         void loop(Loop l, boolean top) {
-            if (!top && unrollFully(l)) {
+            // a loop inside an unrolled one was counted in that one's size
+            boolean nested = !constCounters.isEmpty();
+            if (!top && unrollFully(l) && (nested || unrolledSize(l) <= unrollLeft)) {
+                if (!nested) unrollLeft -= unrolledSize(l);
                 for (int k = 0; k < (int) ((IntConst) l.extent()).value(); k++) {
                     constCounters.put(l.var(), k);
                     for (Stmt s : l.body()) stmt(s);
@@ -299,20 +302,27 @@ final class BytecodeGen {
 
         /// Largest extent unrolled fully: pooling windows and small kernels (2x2, 3x3, 4x4).
         static final int UNROLL_EXTENT = 4;
-        /// Size budget of a fully unrolled loop, in `size` units (about 4 bytes each), which
-        /// keeps a task method well below the 8,000-byte JIT limit even with a few such nests.
+        /// Size budget of one fully unrolled loop, in `size` units (about 4 bytes of bytecode
+        /// each: a 2x2 max-pool gradient nest is about 250).
         static final int UNROLL_BUDGET = 500;
+        /// Size budget of all the unrolled loops of one task method (a fused kernel may hold
+        /// several), which keeps it well below HotSpot's 8,000-byte JIT limit; beyond it loops
+        /// stay loops.
+        static final int METHOD_UNROLL_BUDGET = 1200;
+        int unrollLeft = METHOD_UNROLL_BUDGET;
 
         boolean unrollFully(Loop l) {
-            return l.extent() instanceof IntConst c && c.value() >= 1 && c.value() <= UNROLL_EXTENT
-                    && c.value() * size(l.body()) <= UNROLL_BUDGET;
+            if (!(l.extent() instanceof IntConst c) || c.value() < 1 || c.value() > UNROLL_EXTENT) return false;
+            return unrolledSize(l) <= UNROLL_BUDGET;
         }
+
+        int unrolledSize(Loop l) { return (int) ((IntConst) l.extent()).value() * size(l.body()); }
 
         /// Rough code size of statements as emitted (unrolled loops counted unrolled).
         int size(List<Stmt> body) {
             int n = 0;
             for (Stmt s : body) n += switch (s) {
-                case Loop l -> unrollFully(l) ? (int) ((IntConst) l.extent()).value() * size(l.body()) : 4 + size(l.body());
+                case Loop l -> unrollFully(l) ? unrolledSize(l) : 4 + size(l.body());
                 case Let l -> 1 + size(l.value());
                 case Set l -> 1 + size(l.value());
                 case Store st -> 2 + size(st.index()) + size(st.value());
@@ -326,7 +336,7 @@ final class BytecodeGen {
                 case IntConst _, FloatConst _, Sym _, Local _ -> 1;
                 case Load l -> 2 + size(l.index());
                 case Un u -> 2 + size(u.x());
-                case Bin b -> 2 + size(b.a()) + size(b.b());
+                case Bin b -> (b.op() == BinOp.EQ || b.op() == BinOp.NE ? 10 : 2) + size(b.a()) + size(b.b());
                 case Sel s -> 8 + size(s.cond()) + size(s.onTrue()) + size(s.onFalse());
                 case Convert c -> 1 + size(c.x());
                 case Rand r -> 3 + size(r.seed()) + size(r.index());
