@@ -25,7 +25,19 @@ import static org.objectweb.asm.Opcodes.*;
 /// tasks so the dispatcher stays small too.
 ///
 /// Loops are plain counted `int` loops over primitive arrays, the shape C2 unrolls and
-/// vectorizes; buffers and symbols are read into locals once per method.
+/// vectorizes; buffers and symbols are read into locals once per method. Three rewrites make
+/// the scalar loop nests (pooling, its gradient, reductions) cheaper than C2 makes them alone:
+/// - an inner loop with a small constant extent (a pooling window) is unrolled fully, its
+///   counter becoming a constant in each copy;
+/// - an array index is re-associated as an affine sum ordered from the outermost loop counter
+///   to the innermost, constant last, so that its outer part is loop-invariant (C2 hoists it)
+///   and the copies of an unrolled body share it (C2 numbers it once); int arithmetic wraps,
+///   so the regrouped sum is the same int;
+/// - an innermost loop that only folds a value into an accumulator (`acc = acc + e`, max, min)
+///   keeps several partial accumulators, which breaks the serial dependency chain. Max and min
+///   are exact in any order; only f64 and integer sums are split (an f64 sum then differs from
+///   the serial one in the last bits, within the backends' tolerance; f32 sums stay serial).
+///   The split depends only on the loop's extent, never on threads.
 final class BytecodeGen {
     static final String KERNEL_SET = "dev/kiln/codegen/jvm/rt/KernelSet";
     /// Task methods: (code, buffers, dims, lo, hi). `code` is the KernelSet itself, handed to a
@@ -154,6 +166,12 @@ final class BytecodeGen {
         final Map<String, Integer> symLocals = new HashMap<>();
         final Map<String, Integer> locals = new HashMap<>();
         final Map<String, DType> localTypes = new HashMap<>();
+        /// Depth of each open loop's counter (1 = the task's outer loop), for ordering index terms.
+        final Map<String, Integer> loopDepth = new HashMap<>();
+        /// Counters of fully unrolled loops: the value in the copy being emitted.
+        final Map<String, Integer> constCounters = new HashMap<>();
+        /// Counters read with an offset: `r` stands for `r + k` in the copy being emitted.
+        final Map<String, Integer> counterOffsets = new HashMap<>();
         int next = 5;
 
         MethodGen(ClassWriter cw, String name, Task task) {
@@ -219,7 +237,7 @@ final class BytecodeGen {
                 case Store st -> {
                     DType d = program.buffers().get(st.buffer()).dtype();
                     mv.visitVarInsn(ALOAD, bufferLocals.get(st.buffer()));
-                    expr(st.index());
+                    index(st.index());
                     expr(st.value());
                     switch (d) {
                         case F16 -> mv.visitMethodInsn(INVOKESTATIC, "java/lang/Float", "floatToFloat16", "(F)S", false);
@@ -236,9 +254,27 @@ final class BytecodeGen {
         }
 
         /// `for (v = lo; v < hi; v++)`; a top-level loop takes its range from the arguments.
+        /// An inner loop may instead be unrolled fully or split over partial accumulators.
         void loop(Loop l, boolean top) {
+            // a loop inside an unrolled one was counted in that one's size
+            boolean nested = !constCounters.isEmpty();
+            if (!top && unrollFully(l) && (nested || unrolledSize(l) <= unrollLeft)) {
+                if (!nested) unrollLeft -= unrolledSize(l);
+                for (int k = 0; k < (int) ((IntConst) l.extent()).value(); k++) {
+                    constCounters.put(l.var(), k);
+                    for (Stmt s : l.body()) stmt(s);
+                }
+                constCounters.remove(l.var());
+                return;
+            }
+            Fold fold = top ? null : fold(l);
+            if (fold != null) {
+                foldLoop(l, fold);
+                return;
+            }
             int var = locals.computeIfAbsent(l.var(), k -> alloc(Type.INT_TYPE));
             localTypes.put(l.var(), DType.I32);
+            loopDepth.put(l.var(), loopDepth.size() + 1);
             int limit = alloc(Type.INT_TYPE);
             if (top) {
                 mv.visitVarInsn(ILOAD, 4);
@@ -259,6 +295,288 @@ final class BytecodeGen {
             mv.visitIincInsn(var, 1);
             mv.visitJumpInsn(GOTO, head);
             mv.visitLabel(end);
+            loopDepth.remove(l.var());
+        }
+
+        // ---- full unrolling ----------------------------------------------------------------
+
+        /// Largest extent unrolled fully: pooling windows and small kernels (2x2, 3x3, 4x4).
+        static final int UNROLL_EXTENT = 4;
+        /// Size budget of one fully unrolled loop, in `size` units (about 4 bytes of bytecode
+        /// each: a 2x2 max-pool gradient nest is about 250).
+        static final int UNROLL_BUDGET = 500;
+        /// Size budget of all the unrolled loops of one task method (a fused kernel may hold
+        /// several), which keeps it well below HotSpot's 8,000-byte JIT limit; beyond it loops
+        /// stay loops.
+        static final int METHOD_UNROLL_BUDGET = 1200;
+        int unrollLeft = METHOD_UNROLL_BUDGET;
+
+        boolean unrollFully(Loop l) {
+            if (!(l.extent() instanceof IntConst c) || c.value() < 1 || c.value() > UNROLL_EXTENT) return false;
+            return unrolledSize(l) <= UNROLL_BUDGET;
+        }
+
+        int unrolledSize(Loop l) { return (int) ((IntConst) l.extent()).value() * size(l.body()); }
+
+        /// Rough code size of statements as emitted (unrolled loops counted unrolled).
+        int size(List<Stmt> body) {
+            int n = 0;
+            for (Stmt s : body) n += switch (s) {
+                case Loop l -> unrollFully(l) ? unrolledSize(l) : 4 + size(l.body());
+                case Let l -> 1 + size(l.value());
+                case Set l -> 1 + size(l.value());
+                case Store st -> 2 + size(st.index()) + size(st.value());
+                case Call c -> 20;
+            };
+            return n;
+        }
+
+        int size(Expr e) {
+            return switch (e) {
+                case IntConst _, FloatConst _, Sym _, Local _ -> 1;
+                case Load l -> 2 + size(l.index());
+                case Un u -> 2 + size(u.x());
+                case Bin b -> (b.op() == BinOp.EQ || b.op() == BinOp.NE ? 10 : 2) + size(b.a()) + size(b.b());
+                case Sel s -> 8 + size(s.cond()) + size(s.onTrue()) + size(s.onFalse());
+                case Convert c -> 1 + size(c.x());
+                case Rand r -> 3 + size(r.seed()) + size(r.index());
+            };
+        }
+
+        // ---- reductions over partial accumulators ---------------------------------------------
+
+        /// Partial accumulators per split reduction loop.
+        static final int LANES = 4;
+
+        /// An innermost loop `for r < n { acc = acc op e }` whose fold may be regrouped.
+        record Fold(String acc, BinOp op, DType type, Expr e) {}
+
+        Fold fold(Loop l) {
+            if (l.body().size() != 1 || !(l.body().getFirst() instanceof Set set)) return null;
+            if (!(set.value() instanceof Bin b)) return null;
+            DType t = localTypes.get(set.name());
+            if (t == null || b.type() != t) return null;
+            boolean exact = switch (b.op()) {
+                case ADD -> t == DType.F64 || t == DType.I32 || t == DType.I64;   // f64: reassociation allowed
+                case MAX, MIN -> t == DType.F64 || t == DType.F32 || t == DType.I32 || t == DType.I64;
+                default -> false;
+            };
+            if (!exact) return null;
+            Local acc = new Local(set.name(), t);
+            Expr e = b.a().equals(acc) ? b.b() : b.b().equals(acc) ? b.a() : null;
+            if (e == null || mentions(e, set.name())) return null;
+            return new Fold(set.name(), b.op(), t, e);
+        }
+
+        static boolean mentions(Expr e, String name) {
+            return switch (e) {
+                case Local l -> l.name().equals(name);
+                case IntConst _, FloatConst _, Sym _ -> false;
+                case Load l -> mentions(l.index(), name);
+                case Un u -> mentions(u.x(), name);
+                case Bin b -> mentions(b.a(), name) || mentions(b.b(), name);
+                case Sel s -> mentions(s.cond(), name) || mentions(s.onTrue(), name) || mentions(s.onFalse(), name);
+                case Convert c -> mentions(c.x(), name);
+                case Rand r -> mentions(r.seed(), name) || mentions(r.index(), name);
+            };
+        }
+
+        /// ```
+        /// a0..a3 = identity
+        /// for (r = 0; r < n - 3; r += 4) { a0 = a0 op e(r); a1 = a1 op e(r+1); ... }
+        /// for (; r < n; r++) a0 = a0 op e(r)
+        /// acc = acc op ((a0 op a1) op (a2 op a3))
+        /// ```
+        /// The lanes start from the identity rather than from `acc`, so that when this loop is
+        /// the inner one of a reduction nest (a sum over batch, rows and columns) the rows'
+        /// lanes do not wait for each other: only one `op` per row depends on the last row.
+        void foldLoop(Loop l, Fold f) {
+            Type t = jvm(f.type());
+            int accSlot = locals.get(f.acc());
+            int[] lanes = new int[LANES];
+            for (int j = 0; j < LANES; j++) {
+                lanes[j] = alloc(t);
+                identity(f.op(), t);
+                mv.visitVarInsn(t.getOpcode(ISTORE), lanes[j]);
+            }
+            int var = locals.computeIfAbsent(l.var(), k -> alloc(Type.INT_TYPE));
+            localTypes.put(l.var(), DType.I32);
+            loopDepth.put(l.var(), loopDepth.size() + 1);
+            int limit = alloc(Type.INT_TYPE), wideLimit = alloc(Type.INT_TYPE);
+            expr(l.extent());
+            mv.visitVarInsn(ISTORE, limit);
+            mv.visitVarInsn(ILOAD, limit);
+            push(mv, LANES - 1);
+            mv.visitInsn(ISUB);
+            mv.visitVarInsn(ISTORE, wideLimit);
+            mv.visitInsn(ICONST_0);
+            mv.visitVarInsn(ISTORE, var);
+            Label wide = new Label(), wideEnd = new Label(), rest = new Label(), restEnd = new Label();
+            mv.visitLabel(wide);
+            mv.visitVarInsn(ILOAD, var);
+            mv.visitVarInsn(ILOAD, wideLimit);
+            mv.visitJumpInsn(IF_ICMPGE, wideEnd);
+            for (int j = 0; j < LANES; j++) {
+                counterOffsets.put(l.var(), j);
+                foldInto(lanes[j], f, t);
+            }
+            counterOffsets.remove(l.var());
+            mv.visitIincInsn(var, LANES);
+            mv.visitJumpInsn(GOTO, wide);
+            mv.visitLabel(wideEnd);
+            mv.visitLabel(rest);
+            mv.visitVarInsn(ILOAD, var);
+            mv.visitVarInsn(ILOAD, limit);
+            mv.visitJumpInsn(IF_ICMPGE, restEnd);
+            foldInto(lanes[0], f, t);
+            mv.visitIincInsn(var, 1);
+            mv.visitJumpInsn(GOTO, rest);
+            mv.visitLabel(restEnd);
+            loopDepth.remove(l.var());
+            mv.visitVarInsn(t.getOpcode(ILOAD), accSlot);
+            mv.visitVarInsn(t.getOpcode(ILOAD), lanes[0]);
+            mv.visitVarInsn(t.getOpcode(ILOAD), lanes[1]);
+            combine(f.op(), t);
+            mv.visitVarInsn(t.getOpcode(ILOAD), lanes[2]);
+            mv.visitVarInsn(t.getOpcode(ILOAD), lanes[3]);
+            combine(f.op(), t);
+            combine(f.op(), t);
+            combine(f.op(), t);
+            mv.visitVarInsn(t.getOpcode(ISTORE), accSlot);
+        }
+
+        /// The value that leaves any other unchanged under `op`: -0.0 for a float sum (+0.0
+        /// would turn a -0.0 into +0.0), the lowest value for max, the highest for min.
+        void identity(BinOp op, Type t) {
+            Object v = switch (op) {
+                case ADD -> t == Type.DOUBLE_TYPE ? (Object) (-0.0d) : t == Type.LONG_TYPE ? (Object) 0L : (Object) 0;
+                case MAX -> t == Type.DOUBLE_TYPE ? (Object) Double.NEGATIVE_INFINITY : t == Type.FLOAT_TYPE ? (Object) Float.NEGATIVE_INFINITY
+                        : t == Type.LONG_TYPE ? (Object) Long.MIN_VALUE : (Object) Integer.MIN_VALUE;
+                case MIN -> t == Type.DOUBLE_TYPE ? (Object) Double.POSITIVE_INFINITY : t == Type.FLOAT_TYPE ? (Object) Float.POSITIVE_INFINITY
+                        : t == Type.LONG_TYPE ? (Object) Long.MAX_VALUE : (Object) Integer.MAX_VALUE;
+                default -> throw new IllegalStateException(op.name());
+            };
+            mv.visitLdcInsn(v);
+        }
+
+        /// `lane = lane op e`
+        void foldInto(int lane, Fold f, Type t) {
+            mv.visitVarInsn(t.getOpcode(ILOAD), lane);
+            expr(f.e());
+            combine(f.op(), t);
+            mv.visitVarInsn(t.getOpcode(ISTORE), lane);
+        }
+
+        void combine(BinOp op, Type t) {
+            switch (op) {
+                case ADD -> mv.visitInsn(t.getOpcode(IADD));
+                case MAX -> math2("max", t);
+                case MIN -> math2("min", t);
+                default -> throw new IllegalStateException(op.name());
+            }
+        }
+
+        // ---- affine indices ----------------------------------------------------------------
+
+        /// Emits an int index expression. Sums and products of counters, symbols and constants
+        /// are expanded to `sum of coef * monomial` and emitted outermost-first, constant last:
+        /// `((((i0*32 + i1)*14 + i2)*2 + r)*14 + i3)` becomes `i0*6272 + i1*196 + i2*28 + i3*2 +
+        /// r*14`, whose prefix `i0*6272 + i1*196` is invariant in the loops over i2 and below.
+        /// Anything else (a division, a load) is an opaque factor.
+        void index(Expr e) {
+            Map<List<Expr>, Long> poly = poly(e);
+            if (poly == null) {
+                expr(e);
+                return;
+            }
+            List<List<Expr>> monos = new ArrayList<>(poly.keySet());
+            monos.removeIf(m -> m.isEmpty() || poly.get(m).intValue() == 0);
+            monos.sort(java.util.Comparator.<List<Expr>>comparingInt(this::depth).thenComparing(Object::toString));
+            long constant = poly.getOrDefault(List.<Expr>of(), 0L);
+            boolean first = true;
+            for (List<Expr> m : monos) {
+                for (int i = 0; i < m.size(); i++) {
+                    // a counter's offset is in the constant term already
+                    if (m.get(i) instanceof Local l) mv.visitVarInsn(ILOAD, locals.get(l.name()));
+                    else expr(m.get(i));
+                    if (i > 0) mv.visitInsn(IMUL);
+                }
+                int coef = poly.get(m).intValue();
+                if (coef == -1) mv.visitInsn(INEG);
+                else if (coef != 1) {
+                    push(mv, coef);
+                    mv.visitInsn(IMUL);
+                }
+                if (!first) mv.visitInsn(IADD);
+                first = false;
+            }
+            if (first) push(mv, (int) constant);
+            else if ((int) constant != 0) {
+                push(mv, (int) constant);
+                mv.visitInsn(IADD);
+            }
+        }
+
+        /// Most terms a polynomial may have before it is left as written.
+        static final int MAX_TERMS = 24;
+
+        /// `e` as monomial (a sorted list of factors; [] for the constant) -> coefficient, or
+        /// null when `e` is not an int expression worth expanding.
+        Map<List<Expr>, Long> poly(Expr e) {
+            if (e.type() != DType.I32) return null;
+            Map<List<Expr>, Long> p = new HashMap<>();
+            switch (e) {
+                case IntConst c -> p.put(List.of(), c.value());
+                case Local l when constCounters.containsKey(l.name()) -> p.put(List.of(), (long) constCounters.get(l.name()));
+                case Local l when counterOffsets.containsKey(l.name()) -> {
+                    p.put(List.of(l), 1L);
+                    p.put(List.of(), (long) counterOffsets.get(l.name()));
+                }
+                case Bin b when b.op() == BinOp.ADD || b.op() == BinOp.SUB -> {
+                    Map<List<Expr>, Long> x = polyOrAtom(b.a()), y = polyOrAtom(b.b());
+                    p.putAll(x);
+                    long sign = b.op() == BinOp.ADD ? 1 : -1;
+                    y.forEach((m, c) -> p.merge(m, sign * c, Long::sum));
+                }
+                case Bin b when b.op() == BinOp.MUL -> {
+                    Map<List<Expr>, Long> x = polyOrAtom(b.a()), y = polyOrAtom(b.b());
+                    x.forEach((mx, cx) -> y.forEach((my, cy) -> {
+                        List<Expr> m = new ArrayList<>(mx);
+                        m.addAll(my);
+                        m.sort(java.util.Comparator.comparing(Object::toString));
+                        p.merge(List.copyOf(m), cx * cy, Long::sum);
+                    }));
+                }
+                default -> p.put(List.of(e), 1L);
+            }
+            // coefficients are kept modulo 2^32, as int arithmetic computes them
+            p.replaceAll((m, c) -> (long) (int) (long) c);
+            return p.size() > MAX_TERMS ? null : p;
+        }
+
+        Map<List<Expr>, Long> polyOrAtom(Expr e) {
+            Map<List<Expr>, Long> p = poly(e);
+            return p != null ? p : new HashMap<>(Map.of(List.of(e), 1L));
+        }
+
+        /// The innermost loop level a monomial varies in (0: invariant in the whole task).
+        int depth(List<Expr> mono) {
+            int d = 0;
+            for (Expr f : mono) d = Math.max(d, depth(f));
+            return d;
+        }
+
+        int depth(Expr e) {
+            return switch (e) {
+                case Local l -> loopDepth.getOrDefault(l.name(), loopDepth.size() + 1); // a Let: innermost
+                case IntConst _, FloatConst _, Sym _ -> 0;
+                case Load l -> Math.max(depth(l.index()), 1);
+                case Un u -> depth(u.x());
+                case Bin b -> Math.max(depth(b.a()), depth(b.b()));
+                case Sel s -> Math.max(depth(s.cond()), Math.max(depth(s.onTrue()), depth(s.onFalse())));
+                case Convert c -> depth(c.x());
+                case Rand r -> Math.max(depth(r.seed()), depth(r.index()));
+            };
         }
 
         /// Pushes (code, epilogue task or -1, buffers, dims, epilogue iterations per block or 0, epilogue extent).
@@ -327,11 +645,19 @@ final class BytecodeGen {
                     else mv.visitLdcInsn((float) c.value());
                 }
                 case Sym s -> mv.visitVarInsn(ILOAD, symLocals.get(s.name()));
-                case Local l -> mv.visitVarInsn(jvm(l.type()).getOpcode(ILOAD), locals.get(l.name()));
+                case Local l when constCounters.containsKey(l.name()) -> push(mv, constCounters.get(l.name()));
+                case Local l -> {
+                    mv.visitVarInsn(jvm(l.type()).getOpcode(ILOAD), locals.get(l.name()));
+                    Integer offset = counterOffsets.get(l.name());
+                    if (offset != null && offset != 0) {
+                        push(mv, offset);
+                        mv.visitInsn(IADD);
+                    }
+                }
                 case Load l -> {
                     DType d = program.buffers().get(l.buffer()).dtype();
                     mv.visitVarInsn(ALOAD, bufferLocals.get(l.buffer()));
-                    expr(l.index());
+                    index(l.index());
                     switch (d) {
                         case F32 -> mv.visitInsn(FALOAD);
                         case F64 -> mv.visitInsn(DALOAD);
@@ -479,10 +805,27 @@ final class BytecodeGen {
         void binary(Bin b) {
             DType ot = b.a().type();
             Type t = jvm(ot);
+            boolean floating = t == Type.FLOAT_TYPE || t == Type.DOUBLE_TYPE;
+            if (floating && (b.op() == BinOp.EQ || b.op() == BinOp.NE)) {
+                expr(b.a());
+                expr(b.b());
+                floatEquals(t, false);
+                if (b.op() == BinOp.NE) {
+                    mv.visitInsn(ICONST_1);
+                    mv.visitInsn(IXOR);
+                }
+                return;
+            }
             if (b.op().isCompare()) {
                 expr(b.a());
                 expr(b.b());
                 compare(b.op(), t);
+                return;
+            }
+            if (sameValue(b) instanceof Bin eq) {
+                expr(eq.a());
+                expr(eq.b());
+                floatEquals(jvm(eq.a().type()), true);
                 return;
             }
             if (b.op() == BinOp.POW) {
@@ -517,6 +860,80 @@ final class BytecodeGen {
                 default -> throw new IllegalStateException(b.op().name());
             }
             if (b.op() != BinOp.MAX && b.op() != BinOp.MIN) round(b.type());
+        }
+
+        /// The equality inside `(a == b) || (isnan(a) && isnan(b))` on floats ("a and b are the
+        /// same value", as the max-pool gradient asks of each window element), else null.
+        static Bin sameValue(Bin b) {
+            if (b.op() != BinOp.OR || !(b.a() instanceof Bin eq) || eq.op() != BinOp.EQ || !(b.b() instanceof Bin both)
+                    || both.op() != BinOp.AND || !(both.a() instanceof Un na) || !(both.b() instanceof Un nb)
+                    || na.op() != UnOp.ISNAN || nb.op() != UnOp.ISNAN) return null;
+            Type t = jvm(eq.a().type());
+            if (t != Type.FLOAT_TYPE && t != Type.DOUBLE_TYPE) return null;
+            boolean straight = na.x().equals(eq.a()) && nb.x().equals(eq.b());
+            boolean crossed = na.x().equals(eq.b()) && nb.x().equals(eq.a());
+            return straight || crossed ? eq : null;
+        }
+
+        /// `a == b` on the two floats (doubles) on the stack, pushing 0 or 1, or with
+        /// `nanEqual` also 1 when both are NaN. A float compare compiles to a branch (C2 may or
+        /// may not turn it into a conditional move, depending on the branch profile it saw),
+        /// and where the outcome follows the data, as in `x == max` over a pooling window, that
+        /// branch is mispredicted often. So: `d = a - b` is +-0 exactly when finite a and b are
+        /// equal (gradual underflow), which integer ops on its bits test without a branch; only
+        /// a NaN difference (a NaN operand, or infinities of one sign) takes the branch to the
+        /// plain compare, and that branch is rarely taken, so well predicted.
+        void floatEquals(Type t, boolean nanEqual) {
+            boolean wide = t == Type.DOUBLE_TYPE;
+            Type bits = wide ? Type.LONG_TYPE : Type.INT_TYPE;
+            int a = alloc(t), b = alloc(t), d = alloc(bits);
+            mv.visitVarInsn(t.getOpcode(ISTORE), b);
+            mv.visitVarInsn(t.getOpcode(ISTORE), a);
+            mv.visitVarInsn(t.getOpcode(ILOAD), a);
+            mv.visitVarInsn(t.getOpcode(ILOAD), b);
+            mv.visitInsn(t.getOpcode(ISUB));
+            toBits(t);
+            if (wide) mv.visitLdcInsn(Long.MAX_VALUE); else mv.visitLdcInsn(Integer.MAX_VALUE);
+            mv.visitInsn(bits.getOpcode(IAND));                                // |d| as bits
+            mv.visitVarInsn(bits.getOpcode(ISTORE), d);
+            Label nan = new Label(), end = new Label();
+            mv.visitVarInsn(bits.getOpcode(ILOAD), d);
+            if (wide) {
+                mv.visitLdcInsn(Double.doubleToRawLongBits(Double.POSITIVE_INFINITY));
+                mv.visitInsn(LCMP);
+                mv.visitJumpInsn(IFGT, nan);
+            } else {
+                mv.visitLdcInsn(Float.floatToRawIntBits(Float.POSITIVE_INFINITY));
+                mv.visitJumpInsn(IF_ICMPGT, nan);
+            }
+            mv.visitVarInsn(bits.getOpcode(ILOAD), d);                         // (|d| - 1) < 0: d is +-0
+            if (wide) {
+                mv.visitInsn(LCONST_1);
+                mv.visitInsn(LSUB);
+                push(mv, 63);
+                mv.visitInsn(LUSHR);
+                mv.visitInsn(L2I);
+            } else {
+                mv.visitInsn(ICONST_1);
+                mv.visitInsn(ISUB);
+                push(mv, 31);
+                mv.visitInsn(IUSHR);
+            }
+            mv.visitJumpInsn(GOTO, end);
+            mv.visitLabel(nan);
+            mv.visitVarInsn(t.getOpcode(ILOAD), a);
+            mv.visitVarInsn(t.getOpcode(ILOAD), b);
+            compare(BinOp.EQ, t);
+            if (nanEqual) {
+                for (int x : new int[]{a, b}) {
+                    mv.visitVarInsn(t.getOpcode(ILOAD), x);
+                    mv.visitVarInsn(t.getOpcode(ILOAD), x);
+                    compare(BinOp.NE, t);                                       // x != x: NaN
+                }
+                mv.visitInsn(IAND);
+                mv.visitInsn(IOR);
+            }
+            mv.visitLabel(end);
         }
 
         /// Compares the two values on the stack; pushes 0 or 1. Float comparisons with NaN

@@ -378,6 +378,10 @@ public final class Lower {
             for (int a : kept) vars[a] = fresh("i");
             String m = fresh("t"), n = fresh("count"), share = fresh("t");
             Local mL = new Local(m, d), nL = new Local(n, DType.I32);
+            long window = 1;                                   // 0 when some reduced extent is not a constant
+            for (int a : r.axes().values()) window *= dims.get(a) instanceof IntConst c ? Math.min(c.value(), SMALL_WINDOW + 1) : 0;
+            if (window >= 1 && window <= SMALL_WINDOW)
+                return smallWindowMaxGrad(r, out, x, max, g, dims, all, kept, vars, mL, m, n, share, (int) window);
             List<Stmt> body = new ArrayList<>(List.of(new Let(m, new Load(max, index(vars, dims, kept), d)), new Let(n, E.ZERO)));
             for (int pass = 0; pass < 2; pass++) {
                 for (int a : r.axes().values()) vars[a] = fresh("r"); // each nest its own counters
@@ -391,6 +395,53 @@ public final class Lower {
                 body.add(groupLoops(r.axes().values(), dims, vars, List.of(new Let(v, new Load(x, at, d)), step)));
                 if (pass == 0) body.add(new Let(share, new Bin(BinOp.DIV, new Load(g, index(vars, dims, kept), d), cast(nL, d), d)));
             }
+            return groupLoops(kept, dims, vars, body);
+        }
+
+        /// Largest window (product of the reduced extents, all constant) that `maxGrad` writes
+        /// out position by position: 2x2 to 4x4 pooling.
+        static final int SMALL_WINDOW = 16;
+
+        /// `maxGrad` for a small constant window, in one pass: each element is loaded and
+        /// compared once, its match kept in a local for both the count and the store (the two
+        /// nests above load and compare every element twice, which is most of their time).
+        ///
+        /// ```
+        /// for kept... { m = max[..]
+        ///   v0 = x[.., 0, .., 0]; hit0 = v0 == m || isnan(v0) && isnan(m)   (each position)
+        ///   count = (hit0 ? 1 : 0) + (hit1 ? 1 : 0) + ...; share = g[..] / count
+        ///   out[.., 0, .., 0] = hit0 ? share : 0                           (each position) }
+        /// ```
+        private Loop smallWindowMaxGrad(ReduceMaxGrad r, int out, int x, int max, int g, List<Expr> dims, List<Integer> all,
+                                        List<Integer> kept, String[] vars, Local mL, String m, String n, String share, int window) {
+            DType d = r.x().type().dtype();
+            List<Integer> reduced = r.axes().values();
+            List<Stmt> body = new ArrayList<>(List.of(new Let(m, new Load(max, index(vars, dims, kept), d))));
+            List<Expr> at = new ArrayList<>();
+            List<Local> hits = new ArrayList<>();
+            Expr count = null;
+            int[] pos = new int[reduced.size()];
+            for (int p = 0; p < window; p++) {
+                List<Expr> idx = new ArrayList<>();
+                for (int a : all) {
+                    int k = reduced.indexOf(a);
+                    idx.add(k >= 0 ? E.i32(pos[k]) : new Local(vars[a], DType.I32));
+                }
+                at.add(E.linearize(idx, dims));
+                Local v = new Local(fresh("t"), d), hit = new Local(fresh("hit"), DType.BOOL);
+                Expr match = new Bin(BinOp.OR, new Bin(BinOp.EQ, v, mL, DType.BOOL),
+                        E.and(new Un(UnOp.ISNAN, v, DType.BOOL), new Un(UnOp.ISNAN, mL, DType.BOOL)), DType.BOOL);
+                body.add(new Let(v.name(), new Load(x, at.get(p), d)));
+                body.add(new Let(hit.name(), match));
+                hits.add(hit);
+                Expr one = new Sel(hit, E.ONE, E.ZERO, DType.I32, false);
+                count = count == null ? one : E.add(count, one);
+                for (int k = pos.length - 1; k >= 0 && ++pos[k] == ((IntConst) dims.get(reduced.get(k))).value(); k--) pos[k] = 0;
+            }
+            body.add(new Let(n, count));
+            body.add(new Let(share, new Bin(BinOp.DIV, new Load(g, index(vars, dims, kept), d), cast(new Local(n, DType.I32), d), d)));
+            for (int p = 0; p < window; p++)
+                body.add(new Store(out, at.get(p), new Sel(hits.get(p), new Local(share, d), constant(0, d), d, false)));
             return groupLoops(kept, dims, vars, body);
         }
 
