@@ -25,7 +25,7 @@ import static org.objectweb.asm.Opcodes.*;
 /// tasks so the dispatcher stays small too.
 ///
 /// Loops are plain counted `int` loops over primitive arrays, the shape C2 unrolls and
-/// vectorizes; buffers and symbols are read into locals once per method. Three rewrites make
+/// vectorizes; buffers and symbols are read into locals once per method. Four rewrites make
 /// the scalar loop nests (pooling, its gradient, reductions) cheaper than C2 makes them alone:
 /// - an inner loop with a small constant extent (a pooling window) is unrolled fully, its
 ///   counter becoming a constant in each copy;
@@ -37,7 +37,10 @@ import static org.objectweb.asm.Opcodes.*;
 ///   keeps several partial accumulators, which breaks the serial dependency chain. Max and min
 ///   are exact in any order; only f64 and integer sums are split (an f64 sum then differs from
 ///   the serial one in the last bits, within the backends' tolerance; f32 sums stay serial).
-///   The split depends only on the loop's extent, never on threads.
+///   The split depends only on the loop's extent, never on threads;
+/// - float `==` and `!=` test the bits of `a - b` instead of branching on the data (a
+///   comparison C2 sometimes compiles to an unpredictable branch in an unrolled window), with
+///   a plain compare only when the difference is NaN.
 final class BytecodeGen {
     static final String KERNEL_SET = "dev/kiln/codegen/jvm/rt/KernelSet";
     /// Task methods: (code, buffers, dims, lo, hi). `code` is the KernelSet itself, handed to a
