@@ -26,14 +26,8 @@ class GemmTest {
     }
 
     @Test void matchesTripleLoop() {
-        int[][] shapes = {{1, 1, 1}, {8, 32, 16}, {9, 33, 17}, {3, 200, 50}, {70, 5, 1000}, {100, 100, 800}, {17, 64, 0}, {64, 196, 288}};
-        Random r = new Random(3);
-        for (Gemm.Micro mk : micros())
-            for (int[] s : shapes)
-                for (boolean ta : new boolean[]{false, true})
-                    for (boolean tb : new boolean[]{false, true})
-                        for (boolean acc : new boolean[]{false, true})
-                            check(mk, s[0], s[1], s[2], ta, tb, acc, r);
+        checkAll(new int[][]{{1, 1, 1}, {8, 32, 16}, {9, 33, 17}, {3, 200, 50}, {70, 5, 1000}, {100, 100, 800}, {17, 64, 0}, {64, 196, 288}},
+                new Random(3));
     }
 
     /// Narrow products, where padding to a tile would waste most of it: a few columns and many
@@ -41,9 +35,13 @@ class GemmTest {
     /// (4 x 4 blocks of dot products, ragged blocks at every size, depth with and without a
     /// tail past whole vectors). The MNIST shapes are among them.
     @Test void narrowProductsMatchTripleLoop() {
-        int[][] shapes = {{3136, 10, 64}, {64, 10, 3136}, {32, 9, 784}, {33, 9, 40}, {1, 7, 100}, {5, 3, 33}, {40, 6, 17},
-                {100, 15, 31}, {2, 100, 64}, {64, 1, 50}, {45, 4, 9}, {7, 2, 32}, {6, 13, 47}, {200, 5, 1}};
-        Random r = new Random(6);
+        checkAll(new int[][]{{3136, 10, 64}, {64, 10, 3136}, {32, 9, 784}, {33, 9, 40}, {1, 7, 100}, {5, 3, 33}, {40, 6, 17},
+                {100, 15, 31}, {2, 100, 64}, {64, 1, 50}, {45, 4, 9}, {7, 2, 32}, {6, 13, 47}, {200, 5, 1}}, new Random(6));
+    }
+
+    /// Each shape `{m, n, k}` with every micro-kernel, both transposes and with and without
+    /// accumulating into C, against the triple loop.
+    static void checkAll(int[][] shapes, Random r) {
         for (Gemm.Micro mk : micros())
             for (int[] s : shapes)
                 for (boolean ta : new boolean[]{false, true})
