@@ -116,6 +116,38 @@ class GraphParityTest {
         }
     }
 
+    /// Narrow images go through the library several to a product (up to 784 columns: 12 images
+    /// of 8x8, 31 of 5x5), so batch sizes around that count leave a short last product, and a
+    /// few images with one thread or with the pool's threads leave others. Each form, with an
+    /// epilogue, in the same-size and the strided im2col, with few channels (one thread) and more
+    /// (the pool's threads, fewer images to a product).
+    @Test void convolutionsOverBatchesOfImagesWithShortLastBatch() {
+        // {channels in, out, input size, stride, output size}
+        int[][] shapes = {{2, 4, 8, 1, 8}, {8, 16, 8, 1, 8}, {3, 5, 9, 2, 5}};
+        for (int[] s : shapes) {
+            int c = s[0], o = s[1], hw = s[2], oh = s[4];
+            Ints stride = Ints.of(s[3], s[3]), pad = Ints.of(1, 1), dil = Ints.of(1, 1);
+            int per = 784 / (oh * oh);
+            Map<String, Integer>[] ns = new Map[]{bindings("N", 1), bindings("N", per - 1), bindings("N", per + 1),
+                    bindings("N", 2 * per + 3)};
+            Builder cb = new Builder();
+            Value cx = cb.param("x", f32("N", c, hw, hw)), cw = cb.param("w", f32(o, c, 3, 3)), bias = cb.param("b", f32(o));
+            Value conv = cb.conv2d(cx, cw, stride, pad, dil, 1);
+            Value out = cb.relu(cb.add(conv, cb.broadcast(bias, Axes.of(1), conv.type())));
+            Graph fwd = fusedGraph("conv_bias_relu", cb.build("conv_bias_relu", out));
+            check(fwd, ns);
+            assertTrue(JvmBackend.dumpKernels(fwd).contains("epilogue:"));
+            Builder gb = new Builder();
+            Value g = gb.param("g", f32("N", o, oh, oh)), gw = gb.param("w", f32(o, c, 3, 3));
+            Value gi = gb.conv2dGradInput(g, gw, stride, pad, dil, 1, f32("N", c, hw, hw));
+            check(fusedGraph("grad_in_relu", gb.build("grad_in_relu", gb.relu(gi))), ns);
+            Builder wb = new Builder();
+            Value wx = wb.param("x", f32("N", c, hw, hw)), wg = wb.param("g", f32("N", o, oh, oh));
+            Value gwt = wb.conv2dGradWeight(wx, wg, stride, pad, dil, 1, f32(o, c, 3, 3));
+            check(fusedGraph("grad_w_scaled", wb.build("grad_w_scaled", wb.mul(gwt, wb.constant(0.5, gwt.type())))), ns);
+        }
+    }
+
     @Test void convBiasReluThenMaxPoolAsReshapeAndReduceMax() {
         // conv -> (fused) bias + relu epilogue -> (fused) max-pool 2x2 as reshape + reduce_max
         Builder b = new Builder();

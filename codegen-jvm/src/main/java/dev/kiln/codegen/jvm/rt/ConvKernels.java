@@ -20,7 +20,7 @@ public final class ConvKernels {
     public static final int F32 = 0, F64 = 1, F16 = 2, BF16 = 3;
 
     private static final class Scratch {
-        float[] col = new float[0], part = new float[0];
+        float[] col = new float[0], part = new float[0], stack = new float[0];
         final Gemm.PackedA weight = new Gemm.PackedA();
     }
     /// Numbers the calls, so a weight packed by an earlier call (whose values may have changed
@@ -45,31 +45,38 @@ public final class ConvKernels {
             // few images: each image's product is split instead (see forward/gradInput)
             int threads = flops < 1_000_000 || n < pool.size() ? 1 : pool.size();
             Pool inner = threads == 1 ? pool : null;
+            // images per product: 1 unless the unfolded image is narrow (see imagesPerGemm)
+            int per = imagesPerGemm(q, threads);
+            int batches = (n + per - 1) / per;
             switch (form) {
-                // one part per image: whoever runs takes the next image, so a descheduled thread
-                // holds up at most one image
+                // one part per batch of images: whoever runs takes the next batch, so a
+                // descheduled thread holds up at most one batch
                 case FORWARD -> {
                     long call = CALLS.incrementAndGet(); // the weights may have changed since the last call
-                    pool.run(threads == 1 ? 1 : n, part -> {
-                        for (int i = threads == 1 ? 0 : part; i < (threads == 1 ? n : part + 1); i++) {
-                            forward(q, xf, wf, yf, i, inner, call);
-                            if (perImg) code.run(epi, bufs, dims, i * perImage, (i + 1) * perImage);
+                    pool.run(threads == 1 ? 1 : batches, part -> {
+                        for (int bi = threads == 1 ? 0 : part; bi < (threads == 1 ? batches : part + 1); bi++) {
+                            int i0 = bi * per, i1 = Math.min(n, i0 + per);
+                            if (per == 1) forward(q, xf, wf, yf, i0, inner, call);
+                            else forwardBatch(q, xf, wf, yf, i0, i1, inner, call);
+                            if (perImg) for (int i = i0; i < i1; i++) code.run(epi, bufs, dims, i * perImage, (i + 1) * perImage);
                         }
                     });
                 }
                 case GRAD_INPUT -> {
                     long call = CALLS.incrementAndGet();
-                    pool.run(threads == 1 ? 1 : n, part -> {
-                    for (int i = threads == 1 ? 0 : part; i < (threads == 1 ? n : part + 1); i++) {
-                        gradInput(q, xf, wf, yf, i, inner, call);
-                        if (perImg) code.run(epi, bufs, dims, i * perImage, (i + 1) * perImage);
-                    }
+                    pool.run(threads == 1 ? 1 : batches, part -> {
+                        for (int bi = threads == 1 ? 0 : part; bi < (threads == 1 ? batches : part + 1); bi++) {
+                            int i0 = bi * per, i1 = Math.min(n, i0 + per);
+                            if (per == 1) gradInput(q, xf, wf, yf, i0, inner, call);
+                            else gradInputBatch(q, xf, wf, yf, i0, i1, inner, call);
+                            if (perImg) for (int i = i0; i < i1; i++) code.run(epi, bufs, dims, i * perImage, (i + 1) * perImage);
+                        }
                     });
                 }
                 case GRAD_WEIGHT -> {
                     java.util.Arrays.fill(wf, 0f);
-                    int parts = Math.min(threads == 1 ? 1 : pool.size(), Math.max(1, n));
-                    pool.run(parts, part -> gradWeight(q, xf, wf, yf, part, parts));
+                    int parts = Math.min(threads == 1 ? 1 : pool.size(), Math.max(1, batches));
+                    pool.run(parts, part -> gradWeight(q, xf, wf, yf, part, parts, per));
                 }
                 default -> throw new IllegalArgumentException("conv form " + form);
             }
@@ -87,25 +94,53 @@ public final class ConvKernels {
         boolean direct() { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
     }
 
-    private static float[] col(Geom q) {
+    private static float[] col(Geom q) { return col(q, 1); }
+
+    /// Scratch for `images` unfolded side by side: `rows x (images * cols)`.
+    private static float[] col(Geom q, int images) {
         Scratch s = SCRATCH.get();
-        int need = q.rows() * q.cols();
+        int need = q.rows() * q.cols() * images;
         if (s.col.length < need) s.col = new float[need];
         return s.col;
     }
 
+    /// Scratch for `images` outputs (or output gradients) side by side: `o x (images * cols)`.
+    private static float[] stack(Geom q, int images) {
+        Scratch s = SCRATCH.get();
+        int need = q.o * q.cols() * images;
+        if (s.stack.length < need) s.stack = new float[need];
+        return s.stack;
+    }
+
+    /// Columns one product should span, about: a narrow unfolded image (conv2 of MNISTNet:
+    /// 196 columns for a 64 x 288 weight) leaves the product short on columns, with a ragged
+    /// last panel and the weight's panels reloaded per image; several images side by side
+    /// give one wider product, while the scratch (rows x columns) still fits in L2.
+    static final int BATCH_COLS = Integer.getInteger("kiln.convCols", 784);
+
+    /// Images per product: several only for an ungrouped convolution through im2col whose
+    /// images are narrower than BATCH_COLS, and never so many that some thread gets none.
+    static int imagesPerGemm(Geom q, int threads) {
+        if (q.groups != 1 || q.direct()) return 1;
+        int per = Math.max(1, BATCH_COLS / Math.max(1, q.cols()));
+        return Math.max(1, Math.min(per, q.n / Math.max(1, threads)));
+    }
+
     /// Unfolds the input patches of image `img`, group `g`: row (c,a,b), column (p,q).
-    static void im2col(Geom q, float[] x, int img, int g, float[] col) {
-        int cols = q.cols();
+    static void im2col(Geom q, float[] x, int img, int g, float[] col) { im2col(q, x, img, g, col, 0, q.cols()); }
+
+    /// The same into the columns `[colOff, colOff + cols)` of a `col` whose rows are `ld` apart (one
+    /// image of several unfolded side by side).
+    static void im2col(Geom q, float[] x, int img, int g, float[] col, int colOff, int ld) {
         if (q.sh == 1 && q.sw == 1 && q.dh == 1 && q.dw == 1 && q.oh == q.h && q.ow == q.w) {
-            im2colSame(q, x, img, g, col);
+            im2colSame(q, x, img, g, col, colOff, ld);
             return;
         }
         for (int ci = 0; ci < q.cg(); ci++) {
             int xBase = ((img * q.c) + g * q.cg() + ci) * q.h * q.w;
             for (int a = 0; a < q.kh; a++)
                 for (int b = 0; b < q.kw; b++) {
-                    int row = (ci * q.kh + a) * q.kw + b, dst = row * cols;
+                    int row = (ci * q.kh + a) * q.kw + b, dst = row * ld + colOff;
                     for (int p = 0; p < q.oh; p++) {
                         int ih = p * q.sh - q.ph + a * q.dh;
                         int at = dst + p * q.ow;
@@ -135,13 +170,13 @@ public final class ConvKernels {
     /// im2col for a stride-1 convolution whose output has the input's size: each row is the
     /// channel plane shifted by (a - ph, b - pw), so it is one bulk copy, then the columns that
     /// wrapped around a row edge and the rows past the top or bottom are zeroed.
-    static void im2colSame(Geom q, float[] x, int img, int g, float[] col) {
+    static void im2colSame(Geom q, float[] x, int img, int g, float[] col, int colOff, int ld) {
         int h = q.h, w = q.w, plane = h * w;
         for (int ci = 0; ci < q.cg(); ci++) {
             int xBase = ((img * q.c) + g * q.cg() + ci) * plane;
             for (int a = 0; a < q.kh; a++)
                 for (int b = 0; b < q.kw; b++) {
-                    int dst = ((ci * q.kh + a) * q.kw + b) * plane;
+                    int dst = ((ci * q.kh + a) * q.kw + b) * ld + colOff;
                     int dy = a - q.ph, dx = b - q.pw, shift = dy * w + dx;
                     int lo = Math.max(0, -shift), hi = Math.min(plane, plane - shift);
                     if (lo > 0) java.util.Arrays.fill(col, dst, dst + Math.min(lo, plane), 0f);
@@ -160,13 +195,13 @@ public final class ConvKernels {
     /// col2im for a same-size stride-1 convolution: the columns that wrapped around a row edge
     /// are zeroed in `col` (scratch), so each row adds back as one long shifted loop; adding
     /// +0 changes no sum, and the order of the additions is the general path's.
-    static void col2imSame(Geom q, float[] col, int img, int g, float[] dx) {
+    static void col2imSame(Geom q, float[] col, int colOff, int ld, int img, int g, float[] dx) {
         int h = q.h, w = q.w, plane = h * w;
         for (int ci = 0; ci < q.cg(); ci++) {
             int xBase = ((img * q.c) + g * q.cg() + ci) * plane;
             for (int a = 0; a < q.kh; a++)
                 for (int b = 0; b < q.kw; b++) {
-                    int src = ((ci * q.kh + a) * q.kw + b) * plane;
+                    int src = ((ci * q.kh + a) * q.kw + b) * ld + colOff;
                     int dy = a - q.ph, dxs = b - q.pw, shift = dy * w + dxs;
                     if (dxs > 0) for (int p = 0; p < h; p++) for (int t = w - dxs; t < w; t++) col[src + p * w + t] = 0f;
                     if (dxs < 0) for (int p = 0; p < h; p++) for (int t = 0; t < Math.min(w, -dxs); t++) col[src + p * w + t] = 0f;
@@ -178,17 +213,19 @@ public final class ConvKernels {
     }
 
     /// Adds the columns back onto image `img`, group `g` of `dx` (the adjoint of im2col).
-    static void col2im(Geom q, float[] col, int img, int g, float[] dx) {
-        int cols = q.cols();
+    static void col2im(Geom q, float[] col, int img, int g, float[] dx) { col2im(q, col, 0, q.cols(), img, g, dx); }
+
+    /// The same from the columns `[colOff, colOff + cols)` of a `col` whose rows are `ld` apart.
+    static void col2im(Geom q, float[] col, int colOff, int ld, int img, int g, float[] dx) {
         if (q.sh == 1 && q.sw == 1 && q.dh == 1 && q.dw == 1 && q.oh == q.h && q.ow == q.w) {
-            col2imSame(q, col, img, g, dx);
+            col2imSame(q, col, colOff, ld, img, g, dx);
             return;
         }
         for (int ci = 0; ci < q.cg(); ci++) {
             int xBase = ((img * q.c) + g * q.cg() + ci) * q.h * q.w;
             for (int a = 0; a < q.kh; a++)
                 for (int b = 0; b < q.kw; b++) {
-                    int row = (ci * q.kh + a) * q.kw + b, src = row * cols;
+                    int row = (ci * q.kh + a) * q.kw + b, src = row * ld + colOff;
                     for (int p = 0; p < q.oh; p++) {
                         int ih = p * q.sh - q.ph + a * q.dh;
                         if (ih < 0 || ih >= q.h) continue;
@@ -253,12 +290,52 @@ public final class ConvKernels {
         }
     }
 
+    /// Images `[i0, i1)` (ungrouped, through im2col) as one product: unfolded side by side into
+    /// `col` (rows x images*cols), `W @ col` into a scratch of outputs side by side, whose rows
+    /// are then copied to each image's output.
+    static void forwardBatch(Geom q, float[] x, float[] w, float[] y, int i0, int i1, Pool pool, long call) {
+        int cols = q.cols(), rows = q.rows(), o = q.o, ld = (i1 - i0) * cols;
+        float[] col = col(q, i1 - i0), out = stack(q, i1 - i0);
+        for (int i = i0; i < i1; i++) im2col(q, x, i, 0, col, (i - i0) * cols, ld);
+        if (pool == null || pool.size() == 1) {
+            Gemm.PackedA pw = SCRATCH.get().weight.pack(o, rows, w, 0, rows, false, call);
+            Gemm.gemm(pw, ld, col, 0, ld, false, out, 0, ld, false);
+        } else Gemm.gemmParallel(o, ld, rows, w, 0, rows, false, col, 0, ld, false, out, 0, ld, false, pool);
+        for (int i = i0; i < i1; i++)
+            for (int r = 0; r < o; r++) System.arraycopy(out, r * ld + (i - i0) * cols, y, (i * o + r) * cols, cols);
+    }
+
+    /// Images `[i0, i1)` as one product: their output gradients gathered side by side,
+    /// `W^T @ gstack` into `col`, then each image's columns scattered back by col2im.
+    static void gradInputBatch(Geom q, float[] dx, float[] w, float[] gy, int i0, int i1, Pool pool, long call) {
+        int cols = q.cols(), rows = q.rows(), o = q.o, ld = (i1 - i0) * cols, plane = q.c * q.h * q.w;
+        float[] col = col(q, i1 - i0), gs = gather(q, gy, i0, i1);
+        if (pool == null || pool.size() == 1) {
+            Gemm.PackedA pw = SCRATCH.get().weight.pack(rows, o, w, 0, rows, true, call);
+            Gemm.gemm(pw, ld, gs, 0, ld, false, col, 0, ld, false);
+        } else Gemm.gemmParallel(rows, ld, o, w, 0, rows, true, gs, 0, ld, false, col, 0, ld, false, pool);
+        java.util.Arrays.fill(dx, i0 * plane, i1 * plane, 0f);
+        for (int i = i0; i < i1; i++) col2im(q, col, (i - i0) * cols, ld, i, 0, dx);
+    }
+
+    /// The output gradients of images `[i0, i1)` side by side: `o x (images * cols)` scratch.
+    private static float[] gather(Geom q, float[] gy, int i0, int i1) {
+        int cols = q.cols(), o = q.o, ld = (i1 - i0) * cols;
+        float[] gs = stack(q, i1 - i0);
+        for (int i = i0; i < i1; i++)
+            for (int r = 0; r < o; r++) System.arraycopy(gy, (i * o + r) * cols, gs, r * ld + (i - i0) * cols, cols);
+        return gs;
+    }
+
     /// This part's images, summed as `dW^T = sum_n col(x[n]) @ g[n]^T` into a private buffer
     /// (one `rows x og` block per group), which is then added, transposed, to `dw` under a lock.
     /// The unfolded image is read in place (its rows are the product's rows), and only the
     /// gradient, a quarter of its size or less, is packed: the other way round (`g @ col^T`)
     /// would pack the unfolded image by a transposing copy that costs as much as the product.
-    static void gradWeight(Geom q, float[] x, float[] dw, float[] gy, int part, int parts) {
+    /// With `per` > 1 (ungrouped, through im2col), the part's batches of `per` consecutive
+    /// images (batch `part`, `part + parts`, ...: fixed, so the sums' order is too) are unfolded
+    /// side by side and multiplied as one product whose depth is `per` images' columns.
+    static void gradWeight(Geom q, float[] x, float[] dw, float[] gy, int part, int parts, int per) {
         int cols = q.cols(), rows = q.rows(), og = q.og(), size = q.o * rows;
         Scratch s = SCRATCH.get();
         if (s.part.length < size) s.part = new float[size];
@@ -268,7 +345,18 @@ public final class ConvKernels {
         // the larger operand is read in place: the unfolded image (dW^T = col @ g^T) unless the
         // gradient has more rows (few input channels: dW = g @ col^T, by dot products when skinny)
         boolean transposed = rows >= og;
-        for (int img = part; img < q.n; img += parts) {
+        if (per > 1) {
+            int batches = (q.n + per - 1) / per;
+            for (int bi = part; bi < batches; bi += parts) {
+                any = true;
+                int i0 = bi * per, i1 = Math.min(q.n, i0 + per), ld = (i1 - i0) * cols;
+                float[] col = col(q, i1 - i0);
+                for (int i = i0; i < i1; i++) im2col(q, x, i, 0, col, (i - i0) * cols, ld);
+                float[] gs = gather(q, gy, i0, i1);
+                if (transposed) Gemm.gemmInPlaceA(rows, og, ld, col, 0, ld, gs, 0, ld, true, acc, 0, og, true);
+                else Gemm.gemm(og, rows, ld, gs, 0, ld, false, col, 0, ld, true, acc, 0, rows, true);
+            }
+        } else for (int img = part; img < q.n; img += parts) {
             any = true;
             for (int g = 0; g < q.groups; g++) {
                 float[] src;
