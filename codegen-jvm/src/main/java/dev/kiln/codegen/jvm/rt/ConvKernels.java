@@ -8,6 +8,7 @@ import dev.kiln.runtime.NdArray;
 ///
 /// - forward: `y[n] = W @ col(x[n])` per group;
 /// - gradient of the input: `dcol = W^T @ g[n]`, scattered back by col2im;
+///   both on several narrow images at once when ungrouped (see `imagesPerGemm`);
 /// - gradient of the weight: `dW = sum_n g[n] @ col(x[n])^T`, each thread summing its images
 ///   into a private buffer that is then added to the result under a lock.
 ///
@@ -75,8 +76,8 @@ public final class ConvKernels {
                 }
                 case GRAD_WEIGHT -> {
                     java.util.Arrays.fill(wf, 0f);
-                    int parts = Math.min(threads == 1 ? 1 : pool.size(), Math.max(1, batches));
-                    pool.run(parts, part -> gradWeight(q, xf, wf, yf, part, parts, per));
+                    int parts = Math.min(threads == 1 ? 1 : pool.size(), Math.max(1, n));
+                    pool.run(parts, part -> gradWeight(q, xf, wf, yf, part, parts));
                 }
                 default -> throw new IllegalArgumentException("conv form " + form);
             }
@@ -116,7 +117,7 @@ public final class ConvKernels {
     /// 196 columns for a 64 x 288 weight) leaves the product short on columns, with a ragged
     /// last panel and the weight's panels reloaded per image; several images side by side
     /// give one wider product, while the scratch (rows x columns) still fits in L2.
-    static final int BATCH_COLS = Integer.getInteger("kiln.convCols", 784);
+    static final int BATCH_COLS = 784;
 
     /// Images per product: several only for an ungrouped convolution through im2col whose
     /// images are narrower than BATCH_COLS, and never so many that some thread gets none.
@@ -244,6 +245,10 @@ public final class ConvKernels {
         }
     }
 
+    /// Whether `pool` (or null) would split a product: with one thread (the single-threaded
+    /// path hands its pool down) the weight packed once per call is reused instead.
+    static boolean split(Pool pool) { return pool != null && pool.size() > 1; }
+
     /// Image `img`; `pool` (or null) splits its product when there are fewer images than threads.
     static void forward(Geom q, float[] x, float[] w, float[] y, int img, Pool pool, long call) {
         int cols = q.cols(), rows = q.rows();
@@ -259,11 +264,11 @@ public final class ConvKernels {
                 im2col(q, x, img, g, src);
             }
             int yOff = (img * q.o + g * q.og()) * cols;
-            if (pool == null && q.groups == 1) {
+            if (!split(pool) && q.groups == 1) {
                 // the weight is the same for every image: packed once per call and thread
                 Gemm.PackedA pw = SCRATCH.get().weight.pack(q.og(), rows, w, 0, rows, false, call);
                 Gemm.gemm(pw, cols, src, srcOff, cols, false, y, yOff, cols, false);
-            } else if (pool != null) Gemm.gemmParallel(q.og(), cols, rows, w, g * q.og() * rows, rows, false, src, srcOff, cols, false, y, yOff, cols, false, pool);
+            } else if (split(pool)) Gemm.gemmParallel(q.og(), cols, rows, w, g * q.og() * rows, rows, false, src, srcOff, cols, false, y, yOff, cols, false, pool);
             else Gemm.gemm(q.og(), cols, rows, w, g * q.og() * rows, rows, false, src, srcOff, cols, false, y, yOff, cols, false);
         }
     }
@@ -279,7 +284,7 @@ public final class ConvKernels {
                 Gemm.gemm(rows, cols, q.og(), w, g * q.og() * rows, rows, true, gy, gOff, cols, false, dx, dst, cols, true);
             } else {
                 float[] col = col(q);
-                if (pool != null) Gemm.gemmParallel(rows, cols, q.og(), w, g * q.og() * rows, rows, true, gy, gOff, cols, false, col, 0, cols, false, pool);
+                if (split(pool)) Gemm.gemmParallel(rows, cols, q.og(), w, g * q.og() * rows, rows, true, gy, gOff, cols, false, col, 0, cols, false, pool);
                 else if (q.groups == 1) {
                     // W^T is the same for every image: packed once per call and thread
                     Gemm.PackedA pw = SCRATCH.get().weight.pack(rows, q.og(), w, 0, rows, true, call);
@@ -297,7 +302,7 @@ public final class ConvKernels {
         int cols = q.cols(), rows = q.rows(), o = q.o, ld = (i1 - i0) * cols;
         float[] col = col(q, i1 - i0), out = stack(q, i1 - i0);
         for (int i = i0; i < i1; i++) im2col(q, x, i, 0, col, (i - i0) * cols, ld);
-        if (pool == null || pool.size() == 1) {
+        if (!split(pool)) {
             Gemm.PackedA pw = SCRATCH.get().weight.pack(o, rows, w, 0, rows, false, call);
             Gemm.gemm(pw, ld, col, 0, ld, false, out, 0, ld, false);
         } else Gemm.gemmParallel(o, ld, rows, w, 0, rows, false, col, 0, ld, false, out, 0, ld, false, pool);
@@ -310,7 +315,7 @@ public final class ConvKernels {
     static void gradInputBatch(Geom q, float[] dx, float[] w, float[] gy, int i0, int i1, Pool pool, long call) {
         int cols = q.cols(), rows = q.rows(), o = q.o, ld = (i1 - i0) * cols, plane = q.c * q.h * q.w;
         float[] col = col(q, i1 - i0), gs = gather(q, gy, i0, i1);
-        if (pool == null || pool.size() == 1) {
+        if (!split(pool)) {
             Gemm.PackedA pw = SCRATCH.get().weight.pack(rows, o, w, 0, rows, true, call);
             Gemm.gemm(pw, ld, gs, 0, ld, false, col, 0, ld, false);
         } else Gemm.gemmParallel(rows, ld, o, w, 0, rows, true, gs, 0, ld, false, col, 0, ld, false, pool);
@@ -332,10 +337,9 @@ public final class ConvKernels {
     /// The unfolded image is read in place (its rows are the product's rows), and only the
     /// gradient, a quarter of its size or less, is packed: the other way round (`g @ col^T`)
     /// would pack the unfolded image by a transposing copy that costs as much as the product.
-    /// With `per` > 1 (ungrouped, through im2col), the part's batches of `per` consecutive
-    /// images (batch `part`, `part + parts`, ...: fixed, so the sums' order is too) are unfolded
-    /// side by side and multiplied as one product whose depth is `per` images' columns.
-    static void gradWeight(Geom q, float[] x, float[] dw, float[] gy, int part, int parts, int per) {
+    /// One image per product: batching images into one deeper product (as forward and
+    /// gradInput do) measured no faster here, the gather of the gradients eating the gain.
+    static void gradWeight(Geom q, float[] x, float[] dw, float[] gy, int part, int parts) {
         int cols = q.cols(), rows = q.rows(), og = q.og(), size = q.o * rows;
         Scratch s = SCRATCH.get();
         if (s.part.length < size) s.part = new float[size];
@@ -345,18 +349,7 @@ public final class ConvKernels {
         // the larger operand is read in place: the unfolded image (dW^T = col @ g^T) unless the
         // gradient has more rows (few input channels: dW = g @ col^T, by dot products when skinny)
         boolean transposed = rows >= og;
-        if (per > 1) {
-            int batches = (q.n + per - 1) / per;
-            for (int bi = part; bi < batches; bi += parts) {
-                any = true;
-                int i0 = bi * per, i1 = Math.min(q.n, i0 + per), ld = (i1 - i0) * cols;
-                float[] col = col(q, i1 - i0);
-                for (int i = i0; i < i1; i++) im2col(q, x, i, 0, col, (i - i0) * cols, ld);
-                float[] gs = gather(q, gy, i0, i1);
-                if (transposed) Gemm.gemmInPlaceA(rows, og, ld, col, 0, ld, gs, 0, ld, true, acc, 0, og, true);
-                else Gemm.gemm(og, rows, ld, gs, 0, ld, false, col, 0, ld, true, acc, 0, rows, true);
-            }
-        } else for (int img = part; img < q.n; img += parts) {
+        for (int img = part; img < q.n; img += parts) {
             any = true;
             for (int g = 0; g < q.groups; g++) {
                 float[] src;
