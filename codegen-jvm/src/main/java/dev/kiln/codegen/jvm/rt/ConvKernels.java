@@ -52,23 +52,16 @@ public final class ConvKernels {
             switch (form) {
                 // one part per batch of images: whoever runs takes the next batch, so a
                 // descheduled thread holds up at most one batch
-                case FORWARD -> {
+                case FORWARD, GRAD_INPUT -> {
                     long call = CALLS.incrementAndGet(); // the weights may have changed since the last call
+                    boolean fwd = form == FORWARD;
                     pool.run(threads == 1 ? 1 : batches, part -> {
                         for (int bi = threads == 1 ? 0 : part; bi < (threads == 1 ? batches : part + 1); bi++) {
                             int i0 = bi * per, i1 = Math.min(n, i0 + per);
-                            if (per == 1) forward(q, xf, wf, yf, i0, inner, call);
-                            else forwardBatch(q, xf, wf, yf, i0, i1, inner, call);
-                            if (perImg) for (int i = i0; i < i1; i++) code.run(epi, bufs, dims, i * perImage, (i + 1) * perImage);
-                        }
-                    });
-                }
-                case GRAD_INPUT -> {
-                    long call = CALLS.incrementAndGet();
-                    pool.run(threads == 1 ? 1 : batches, part -> {
-                        for (int bi = threads == 1 ? 0 : part; bi < (threads == 1 ? batches : part + 1); bi++) {
-                            int i0 = bi * per, i1 = Math.min(n, i0 + per);
-                            if (per == 1) gradInput(q, xf, wf, yf, i0, inner, call);
+                            if (fwd) {
+                                if (per == 1) forward(q, xf, wf, yf, i0, inner, call);
+                                else forwardBatch(q, xf, wf, yf, i0, i1, inner, call);
+                            } else if (per == 1) gradInput(q, xf, wf, yf, i0, inner, call);
                             else gradInputBatch(q, xf, wf, yf, i0, i1, inner, call);
                             if (perImg) for (int i = i0; i < i1; i++) code.run(epi, bufs, dims, i * perImage, (i + 1) * perImage);
                         }
