@@ -3,6 +3,7 @@ package dev.kiln.codegen.cuda;
 import dev.kiln.codegen.cuda.Launch.Arg;
 import dev.kiln.codegen.cuda.Ptx.RegClass;
 import dev.kiln.passes.lower.BufferPlan;
+import dev.kiln.passes.lower.Kir;
 import dev.kiln.passes.lower.Kir.*;
 import dev.kiln.passes.lower.KernelProgram;
 import dev.kiln.runtime.DType;
@@ -407,16 +408,7 @@ public final class PtxGen {
     }
 
     static boolean readsAny(Expr e, java.util.Set<String> names) {
-        return switch (e) {
-            case Local l -> names.contains(l.name());
-            case Load l -> readsAny(l.index(), names);
-            case Un u -> readsAny(u.x(), names);
-            case Bin b -> readsAny(b.a(), names) || readsAny(b.b(), names);
-            case Sel s -> readsAny(s.cond(), names) || readsAny(s.onTrue(), names) || readsAny(s.onFalse(), names);
-            case Convert c -> readsAny(c.x(), names);
-            case Rand r -> readsAny(r.seed(), names) || readsAny(r.index(), names);
-            case IntConst _, FloatConst _, Sym _ -> false;
-        };
+        return !java.util.Collections.disjoint(Kir.locals(e), names);
     }
 
     // ---- one loop-nest entry -------------------------------------------------------------

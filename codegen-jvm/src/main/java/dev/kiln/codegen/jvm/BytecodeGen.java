@@ -1,5 +1,6 @@
 package dev.kiln.codegen.jvm;
 
+import dev.kiln.passes.lower.Kir;
 import dev.kiln.passes.lower.Kir.*;
 import dev.kiln.passes.lower.KernelProgram;
 import dev.kiln.runtime.DType;
@@ -367,22 +368,10 @@ final class BytecodeGen {
             if (!exact) return null;
             Local acc = new Local(set.name(), t);
             Expr e = b.a().equals(acc) ? b.b() : b.b().equals(acc) ? b.a() : null;
-            if (e == null || mentions(e, set.name())) return null;
+            if (e == null || Kir.locals(e).contains(set.name())) return null;
             return new Fold(set.name(), b.op(), t, e);
         }
 
-        static boolean mentions(Expr e, String name) {
-            return switch (e) {
-                case Local l -> l.name().equals(name);
-                case IntConst _, FloatConst _, Sym _ -> false;
-                case Load l -> mentions(l.index(), name);
-                case Un u -> mentions(u.x(), name);
-                case Bin b -> mentions(b.a(), name) || mentions(b.b(), name);
-                case Sel s -> mentions(s.cond(), name) || mentions(s.onTrue(), name) || mentions(s.onFalse(), name);
-                case Convert c -> mentions(c.x(), name);
-                case Rand r -> mentions(r.seed(), name) || mentions(r.index(), name);
-            };
-        }
 
         /// ```
         /// a0..a3 = identity

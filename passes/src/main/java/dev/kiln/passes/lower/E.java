@@ -3,9 +3,7 @@ package dev.kiln.passes.lower;
 import dev.kiln.passes.lower.Kir.*;
 import dev.kiln.runtime.DType;
 
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Set;
 
 /// Smart constructors for kernel-IR expressions: index arithmetic folds constants
 /// (`i*1 -> i`, `0+i -> i`, `2*3 -> 6`) so dumps stay readable and loops stay simple.
@@ -66,25 +64,5 @@ final class E {
         Expr flat = ZERO;
         for (int a = 0; a < idx.size(); a++) flat = add(mul(flat, dims.get(a)), idx.get(a));
         return flat;
-    }
-
-    /// Names of the locals an expression reads.
-    static Set<String> freeLocals(Expr e) {
-        Set<String> out = new LinkedHashSet<>();
-        collect(e, out);
-        return out;
-    }
-
-    private static void collect(Expr e, Set<String> out) {
-        switch (e) {
-            case Local l -> out.add(l.name());
-            case Load l -> collect(l.index(), out);
-            case Un u -> collect(u.x(), out);
-            case Bin b -> { collect(b.a(), out); collect(b.b(), out); }
-            case Sel s -> { collect(s.cond(), out); collect(s.onTrue(), out); collect(s.onFalse(), out); }
-            case Convert c -> collect(c.x(), out);
-            case Rand r -> { collect(r.seed(), out); collect(r.index(), out); }
-            case IntConst _, FloatConst _, Sym _ -> {}
-        }
     }
 }

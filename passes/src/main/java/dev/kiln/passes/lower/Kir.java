@@ -45,6 +45,26 @@ public final class Kir {
     /// Counter-based uniform in [0,1): a pure function of an i64 seed and an i64 element index.
     public record Rand(Expr seed, Expr index, DType type) implements Expr {}
 
+    /// Names of the locals (loop counters, `Let`s) that `e` reads, in the order first read.
+    public static java.util.Set<String> locals(Expr e) {
+        java.util.Set<String> out = new java.util.LinkedHashSet<>();
+        collectLocals(e, out);
+        return out;
+    }
+
+    private static void collectLocals(Expr e, java.util.Set<String> out) {
+        switch (e) {
+            case Local l -> out.add(l.name());
+            case Load l -> collectLocals(l.index(), out);
+            case Un u -> collectLocals(u.x(), out);
+            case Bin b -> { collectLocals(b.a(), out); collectLocals(b.b(), out); }
+            case Sel s -> { collectLocals(s.cond(), out); collectLocals(s.onTrue(), out); collectLocals(s.onFalse(), out); }
+            case Convert c -> collectLocals(c.x(), out);
+            case Rand r -> { collectLocals(r.seed(), out); collectLocals(r.index(), out); }
+            case IntConst _, FloatConst _, Sym _ -> {}
+        }
+    }
+
     public enum UnOp { NEG, ABS, SIGN, RELU, EXP, LOG, SQRT, TANH, NOT, ISNAN }
 
     /// DIV on integers truncates toward zero and gives 0 for a zero divisor; MOD is the index

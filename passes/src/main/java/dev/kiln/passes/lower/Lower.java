@@ -946,7 +946,7 @@ public final class Lower {
         /// (at least 1, so that a kernel's top level holds only loops).
         int levelOf(Expr e) {
             int level = 1;
-            for (String n : E.freeLocals(e)) {
+            for (String n : Kir.locals(e)) {
                 int p = vars.indexOf(n);
                 int l = p >= 0 ? p + 1 : localLevels.getOrDefault(n, depth());
                 level = Math.max(level, l);
@@ -959,7 +959,7 @@ public final class Lower {
         int prefixLevel(List<Expr> idx) {
             java.util.Set<Integer> used = new HashSet<>();
             for (Expr e : idx)
-                for (String n : E.freeLocals(e)) {
+                for (String n : Kir.locals(e)) {
                     int p = vars.indexOf(n);
                     if (p < 0) return -1;
                     used.add(p);
