@@ -1,6 +1,6 @@
 package dev.kiln.codegen.cuda;
 
-import dev.kiln.passes.lower.Kir.*;
+import dev.kiln.ir.kernel.Kir.*;
 import dev.kiln.runtime.DType;
 
 import java.util.List;

@@ -6,9 +6,8 @@ import dev.kiln.ir.Dim;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.TensorType;
 import dev.kiln.passes.GraphDump;
-import dev.kiln.passes.lower.BufferPlan;
-import dev.kiln.passes.lower.KernelProgram;
-import dev.kiln.passes.lower.Kir;
+import dev.kiln.ir.kernel.KernelProgram;
+import dev.kiln.ir.kernel.Kir;
 import dev.kiln.passes.lower.Lower;
 import dev.kiln.runtime.Size;
 
@@ -92,7 +91,7 @@ public final class CudaBackend {
         List<CudaPlan.Buffer> buffers = new ArrayList<>();
         for (Kir.Buffer b : k.buffers()) {
             CudaPlan.Kind kind = CudaPlan.Kind.valueOf(b.kind().name());
-            Size numel = kind == CudaPlan.Kind.CONST ? Size.literal(k.constants().get(b.index()).size()) : BufferPlan.size(b.numel(), symbols);
+            Size numel = kind == CudaPlan.Kind.CONST ? Size.literal(k.constants().get(b.index()).size()) : Kir.size(b.numel(), symbols);
             buffers.add(new CudaPlan.Buffer(b.dtype(), kind, kind == CudaPlan.Kind.TEMP ? -1 : b.index(), k.plan().slotOf()[b.id()], numel));
         }
         List<CudaPlan.Launch> launches = new ArrayList<>();
@@ -101,10 +100,10 @@ public final class CudaBackend {
             for (Launch.Arg a : l.args())
                 args.add(switch (a) {
                     case Launch.Buf(int id) -> new CudaPlan.Buf(id);
-                    case Launch.Int(var n) -> new CudaPlan.Int(BufferPlan.size(n, symbols));
+                    case Launch.Int(var n) -> new CudaPlan.Int(Kir.size(n, symbols));
                 });
-            launches.add(new CudaPlan.Launch(l.entry(), BufferPlan.size(l.gridX(), symbols), BufferPlan.size(l.gridY(), symbols),
-                    BufferPlan.size(l.gridZ(), symbols), l.block(), args));
+            launches.add(new CudaPlan.Launch(l.entry(), Kir.size(l.gridX(), symbols), Kir.size(l.gridY(), symbols),
+                    Kir.size(l.gridZ(), symbols), l.block(), args));
         }
         return new CudaPlan(k.name(), symbols, params, results, buffers, launches);
     }

@@ -1,6 +1,6 @@
 package dev.kiln.codegen.cuda;
 
-import dev.kiln.passes.lower.Kir.Expr;
+import dev.kiln.ir.kernel.Kir.Expr;
 
 import java.util.List;
 

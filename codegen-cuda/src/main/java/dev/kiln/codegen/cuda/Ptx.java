@@ -1,7 +1,7 @@
 package dev.kiln.codegen.cuda;
 
-import dev.kiln.passes.lower.Kir.BinOp;
-import dev.kiln.passes.lower.Kir.UnOp;
+import dev.kiln.ir.kernel.Kir.BinOp;
+import dev.kiln.ir.kernel.Kir.UnOp;
 import dev.kiln.runtime.DType;
 
 /// The op table of the PTX backend: for each kernel-IR operation on each compute type, one

@@ -2,10 +2,9 @@ package dev.kiln.codegen.cuda;
 
 import dev.kiln.codegen.cuda.Launch.Arg;
 import dev.kiln.codegen.cuda.Ptx.RegClass;
-import dev.kiln.passes.lower.BufferPlan;
-import dev.kiln.passes.lower.Kir;
-import dev.kiln.passes.lower.Kir.*;
-import dev.kiln.passes.lower.KernelProgram;
+import dev.kiln.ir.kernel.Kir;
+import dev.kiln.ir.kernel.Kir.*;
+import dev.kiln.ir.kernel.KernelProgram;
 import dev.kiln.runtime.DType;
 
 import java.util.ArrayList;
@@ -265,7 +264,7 @@ public final class PtxGen {
     /// An estimate of a size expression, or -1 when it is not one (it reads a local).
     static long estimate(Expr e, int symbol) {
         try {
-            return BufferPlan.eval(e, s -> symbol);
+            return Kir.eval(e, s -> symbol);
         } catch (IllegalArgumentException notASize) {
             return -1;
         }

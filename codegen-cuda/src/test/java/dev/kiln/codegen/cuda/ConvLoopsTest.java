@@ -6,11 +6,11 @@ import dev.kiln.ir.Ints;
 import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
 import dev.kiln.ir.interp.Interpreter;
-import dev.kiln.passes.lower.Kir.Call;
-import dev.kiln.passes.lower.Kir.Conv;
-import dev.kiln.passes.lower.Kir.Kernel;
-import dev.kiln.passes.lower.Kir.Stmt;
-import dev.kiln.passes.lower.KernelProgram;
+import dev.kiln.ir.kernel.Kir.Call;
+import dev.kiln.ir.kernel.Kir.Conv;
+import dev.kiln.ir.kernel.Kir.Kernel;
+import dev.kiln.ir.kernel.Kir.Stmt;
+import dev.kiln.ir.kernel.KernelProgram;
 import dev.kiln.passes.lower.Lower;
 import dev.kiln.runtime.DType;
 import dev.kiln.runtime.NdArray;
@@ -62,11 +62,11 @@ class ConvLoopsTest {
         assertEquals(List.of("FORWARD 64x980x288", "GRAD_INPUT 32x980x576", "GRAD_WEIGHT 64x288x980 split"), sizes);
     }
 
-    static long eval(dev.kiln.passes.lower.Kir.Expr e, Map<String, Integer> sym) {
+    static long eval(dev.kiln.ir.kernel.Kir.Expr e, Map<String, Integer> sym) {
         return (Long) new KirEval(Map.of(), sym).eval(e);
     }
 
-    static void check(Geometry q, java.util.function.Function<Conv, dev.kiln.passes.lower.Kir.Loop> nest) {
+    static void check(Geometry q, java.util.function.Function<Conv, dev.kiln.ir.kernel.Kir.Loop> nest) {
         Builder b = new Builder();
         Ints s = Ints.of(q.stride(), q.stride()), p = Ints.of(q.pad(), q.pad()), dl = Ints.of(q.dil(), q.dil());
         Value x = b.param("x", TensorType.of(DType.F64, "N", q.c(), q.h(), q.w()));

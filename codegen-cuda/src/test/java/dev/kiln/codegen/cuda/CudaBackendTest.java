@@ -5,7 +5,7 @@ import dev.kiln.ir.Graph;
 import dev.kiln.ir.Value;
 import dev.kiln.passes.DumpDir;
 import dev.kiln.passes.GraphDump;
-import dev.kiln.passes.lower.KirPrinter;
+import dev.kiln.ir.kernel.KirPrinter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,9 +1,8 @@
 package dev.kiln.codegen.cuda;
 
 import dev.kiln.codegen.cuda.rt.CudaPlan;
-import dev.kiln.passes.lower.BufferPlan;
-import dev.kiln.passes.lower.Kir;
-import dev.kiln.passes.lower.KernelProgram;
+import dev.kiln.ir.kernel.Kir;
+import dev.kiln.ir.kernel.KernelProgram;
 import dev.kiln.runtime.Size;
 import org.junit.jupiter.api.Test;
 
@@ -72,7 +71,7 @@ class CudaPlanTest {
             }
     }
 
-    static long eval(Kir.Expr e, List<String> symbols, int[] dims) { return BufferPlan.eval(e, s -> dims[symbols.indexOf(s)]); }
+    static long eval(Kir.Expr e, List<String> symbols, int[] dims) { return Kir.eval(e, s -> dims[symbols.indexOf(s)]); }
 
     static String relu() { return CudaBackend.plan(CudaBackend.ptx(CudaBackendTest.relu()), CudaBackendTest.relu()).toText(); }
 

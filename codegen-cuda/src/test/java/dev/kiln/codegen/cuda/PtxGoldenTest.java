@@ -5,8 +5,8 @@ import dev.kiln.ir.Builder;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
-import dev.kiln.passes.lower.Kir.BinOp;
-import dev.kiln.passes.lower.Kir.UnOp;
+import dev.kiln.ir.kernel.Kir.BinOp;
+import dev.kiln.ir.kernel.Kir.UnOp;
 import dev.kiln.runtime.DType;
 import org.junit.jupiter.api.Test;
 

@@ -1,8 +1,8 @@
 package dev.kiln.codegen.cuda;
 
-import dev.kiln.passes.lower.BufferPlan;
-import dev.kiln.passes.lower.Kir.Buffer;
-import dev.kiln.passes.lower.KernelProgram;
+import dev.kiln.ir.kernel.Kir;
+import dev.kiln.ir.kernel.Kir.Buffer;
+import dev.kiln.ir.kernel.KernelProgram;
 import dev.kiln.runtime.DType;
 import dev.kiln.runtime.NdArray;
 
@@ -103,7 +103,7 @@ final class PtxSim {
         KernelProgram kp = p.program();
         PtxSim sim = new PtxSim(p.ptx());
         for (Buffer b : kp.buffers()) {
-            int n = (int) BufferPlan.eval(b.numel(), dims::get);
+            int n = (int) Kir.eval(b.numel(), dims::get);
             if (b.dtype() != DType.F32) throw new IllegalArgumentException("the simulator holds f32 buffers only, not " + b.dtype());
             NdArray a = switch (b.kind()) {
                 case PARAM -> inputs.get(b.index());
@@ -116,14 +116,14 @@ final class PtxSim {
             sim.global.set(b.id(), bytes);
         }
         for (Launch l : p.launches()) {
-            int[] grid = {(int) BufferPlan.eval(l.gridX(), dims::get), (int) BufferPlan.eval(l.gridY(), dims::get),
-                    (int) BufferPlan.eval(l.gridZ(), dims::get)};
+            int[] grid = {(int) Kir.eval(l.gridX(), dims::get), (int) Kir.eval(l.gridY(), dims::get),
+                    (int) Kir.eval(l.gridZ(), dims::get)};
             if (grid[0] <= 0 || grid[1] <= 0 || grid[2] <= 0) continue;
             long[] args = new long[l.args().size()];
             for (int i = 0; i < args.length; i++)
                 args[i] = switch (l.args().get(i)) {
                     case Launch.Buf b -> (long) (b.id() + 1) << 32;
-                    case Launch.Int n -> BufferPlan.eval(n.value(), dims::get);
+                    case Launch.Int n -> Kir.eval(n.value(), dims::get);
                 };
             sim.launch(l.entry(), grid, l.block(), args);
         }

@@ -1,6 +1,6 @@
 package dev.kiln.codegen.cuda;
 
-import dev.kiln.passes.lower.KernelProgram;
+import dev.kiln.ir.kernel.KernelProgram;
 import dev.kiln.passes.lower.Lower;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;

@@ -1,8 +1,8 @@
 package dev.kiln.codegen.jvm;
 
-import dev.kiln.passes.lower.Kir;
-import dev.kiln.passes.lower.Kir.*;
-import dev.kiln.passes.lower.KernelProgram;
+import dev.kiln.ir.kernel.Kir;
+import dev.kiln.ir.kernel.Kir.*;
+import dev.kiln.ir.kernel.KernelProgram;
 import dev.kiln.runtime.DType;
 import org.objectweb.asm.ClassWriter;
 import org.objectweb.asm.Label;
@@ -600,7 +600,7 @@ final class BytecodeGen {
                     push(mv, g.transB() ? 1 : 0);
                     Expr numel = program.buffers().get(g.out()).numel();
                     // nested loops run over rows when the output is a matrix (its outer loop is M)
-                    epilogueArgs(epi, g.n(), epi != null && epi.extent().equals(g.m()) && dev.kiln.passes.lower.BufferPlan.eval(g.batch(), x -> 2) == 1, numel);
+                    epilogueArgs(epi, g.n(), epi != null && epi.extent().equals(g.m()) && Kir.eval(g.batch(), x -> 2) == 1, numel);
                     mv.visitMethodInsn(INVOKESTATIC, "dev/kiln/codegen/jvm/rt/Gemm", "sgemmBatch",
                             "([F[F[FIIIIZZ" + EPI_DESC + ")V", false);
                 }

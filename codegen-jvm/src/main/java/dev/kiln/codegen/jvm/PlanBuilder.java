@@ -8,9 +8,9 @@ import dev.kiln.ir.Graph;
 import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
 import dev.kiln.passes.GraphDump;
-import dev.kiln.passes.lower.BufferPlan;
-import dev.kiln.passes.lower.KernelProgram;
-import dev.kiln.passes.lower.Kir.*;
+import dev.kiln.ir.kernel.Kir;
+import dev.kiln.ir.kernel.KernelProgram;
+import dev.kiln.ir.kernel.Kir.*;
 import dev.kiln.passes.lower.Lower;
 import dev.kiln.runtime.DType;
 import dev.kiln.runtime.NdArray;
@@ -78,7 +78,7 @@ public final class PlanBuilder {
             Buffer buf = p.buffers().get(b);
             if (buf.id() != b) throw new IllegalStateException("buffer ids are not positions");
             buffers.add(new Plan.Buffer(buf.name(), buf.dtype(), Plan.Kind.valueOf(buf.kind().name()), buf.index(),
-                    p.plan().slotOf()[b], BufferPlan.size(buf.numel(), symbols)));
+                    p.plan().slotOf()[b], Kir.size(buf.numel(), symbols)));
         }
         List<Plan.Kernel> kernels = p.kernels().stream().map(k -> new Plan.Kernel(k.name(), k.source())).toList();
         List<Plan.Task> planTasks = new ArrayList<>();
@@ -86,11 +86,11 @@ public final class PlanBuilder {
             Plan.TaskKind kind = t.call() ? Plan.TaskKind.CALL : t.inCall() ? Plan.TaskKind.EPILOGUE : Plan.TaskKind.LOOP;
             Size extent = Size.ZERO, work = Size.ZERO, flops = Size.ZERO;
             if (t.stmt() instanceof Loop l) {
-                extent = BufferPlan.size(l.extent(), symbols);
-                work = BufferPlan.size(work(l), symbols);
+                extent = Kir.size(l.extent(), symbols);
+                work = Kir.size(work(l), symbols);
             }
-            if (t.stmt() instanceof Call c) flops = BufferPlan.size(flops(c.call()), symbols);
-            planTasks.add(new Plan.Task(t.kernel(), kind, extent, work, flops, BufferPlan.size(bytes(p, t.stmt()), symbols)));
+            if (t.stmt() instanceof Call c) flops = Kir.size(flops(c.call()), symbols);
+            planTasks.add(new Plan.Task(t.kernel(), kind, extent, work, flops, Kir.size(bytes(p, t.stmt()), symbols)));
         }
         return new Plan(g.name(), symbols, params, results, buffers, p.plan().slotTypes(), kernels, planTasks);
     }

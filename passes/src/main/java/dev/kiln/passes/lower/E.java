@@ -1,6 +1,7 @@
 package dev.kiln.passes.lower;
 
-import dev.kiln.passes.lower.Kir.*;
+import dev.kiln.ir.kernel.*;
+import dev.kiln.ir.kernel.Kir.*;
 import dev.kiln.runtime.DType;
 
 import java.util.List;

@@ -1,5 +1,6 @@
 package dev.kiln.passes.lower;
 
+import dev.kiln.ir.kernel.*;
 import dev.kiln.ir.Axes;
 import dev.kiln.ir.Dim;
 import dev.kiln.ir.Graph;
@@ -10,7 +11,7 @@ import dev.kiln.ir.Ops;
 import dev.kiln.ir.Shape;
 import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
-import dev.kiln.passes.lower.Kir.*;
+import dev.kiln.ir.kernel.Kir.*;
 import dev.kiln.runtime.DType;
 import dev.kiln.runtime.NdArray;
 
@@ -101,7 +102,7 @@ public final class Lower {
         List<Integer> results = new ArrayList<>();
         for (Value r : graph.results()) results.add(top.get(r));
         removeDeadKernels(results);
-        BufferPlan plan = BufferPlan.plan(buffers, kernels, results);
+        BufferPlan plan = MemoryPlanning.plan(buffers, kernels, results);
         return new KernelProgram(graph.name(), buffers, kernels, params, results, constants, symbols, symbolParams,
                 symbolAxes, plan);
     }

@@ -1,5 +1,6 @@
 package dev.kiln.passes.lower;
 
+import dev.kiln.ir.kernel.*;
 import dev.kiln.ir.Axes;
 import dev.kiln.ir.Builder;
 import dev.kiln.ir.Graph;

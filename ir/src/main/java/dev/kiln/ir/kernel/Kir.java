@@ -1,6 +1,7 @@
-package dev.kiln.passes.lower;
+package dev.kiln.ir.kernel;
 
 import dev.kiln.runtime.DType;
+import dev.kiln.runtime.Size;
 
 import java.util.List;
 
@@ -63,6 +64,46 @@ public final class Kir {
             case Rand r -> { collectLocals(r.seed(), out); collectLocals(r.index(), out); }
             case IntConst _, FloatConst _, Sym _ -> {}
         }
+    }
+
+    /// Evaluates an integer size expression with symbols bound by `sym`.
+    public static long eval(Expr e, java.util.function.ToIntFunction<String> sym) {
+        return switch (e) {
+            case IntConst c -> c.value();
+            case Sym s -> sym.applyAsInt(s.name());
+            case Bin b -> {
+                long x = eval(b.a(), sym), y = eval(b.b(), sym);
+                yield switch (b.op()) {
+                    case ADD -> x + y;
+                    case SUB -> x - y;
+                    case MUL -> x * y;
+                    case DIV -> y == 0 ? 0 : x / y;
+                    case MOD -> y == 0 ? 0 : x % y;
+                    case MAX -> Math.max(x, y);
+                    case MIN -> Math.min(x, y);
+                    default -> throw new IllegalArgumentException("not a size expression: " + e);
+                };
+            }
+            default -> throw new IllegalArgumentException("not a size expression: " + e);
+        };
+    }
+
+    /// A size expression of the kernel IR (literals, symbols, integer arithmetic) as a run-time
+    /// size (what a standalone jar's plan carries).
+    public static Size size(Expr e, List<String> symbols) {
+        return switch (e) {
+            case IntConst c -> Size.literal(c.value());
+            case Sym s -> {
+                int i = symbols.indexOf(s.name());
+                if (i < 0) throw new IllegalStateException("size names unknown symbol " + s.name());
+                yield Size.symbol(i);
+            }
+            case Bin b -> Size.apply(switch (b.op()) {
+                case ADD -> "+"; case SUB -> "-"; case MUL -> "*"; case DIV -> "/"; case MOD -> "%"; case MAX -> "max"; case MIN -> "min";
+                default -> throw new IllegalStateException("not a size expression: " + e);
+            }, size(b.a(), symbols), size(b.b(), symbols));
+            default -> throw new IllegalStateException("not a size expression: " + e);
+        };
     }
 
     public enum UnOp { NEG, ABS, SIGN, RELU, EXP, LOG, SQRT, TANH, NOT, ISNAN }

@@ -1,7 +1,7 @@
-package dev.kiln.passes.lower;
+package dev.kiln.ir.kernel;
 
-import dev.kiln.passes.lower.Kir.Buffer;
-import dev.kiln.passes.lower.Kir.Kernel;
+import dev.kiln.ir.kernel.Kir.Buffer;
+import dev.kiln.ir.kernel.Kir.Kernel;
 import dev.kiln.runtime.NdArray;
 
 import java.util.List;

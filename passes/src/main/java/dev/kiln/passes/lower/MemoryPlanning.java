@@ -1,21 +1,18 @@
 package dev.kiln.passes.lower;
 
-import dev.kiln.passes.lower.Kir.*;
+import dev.kiln.ir.kernel.BufferPlan;
+import dev.kiln.ir.kernel.Kir;
+import dev.kiln.ir.kernel.Kir.*;
 import dev.kiln.runtime.DType;
-import dev.kiln.runtime.Size;
 
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 
-/// Where intermediate buffers live: TEMP buffers that are not results share typed slots, two
-/// buffers sharing a slot only when their live ranges (first writing kernel to last reading
-/// kernel) do not overlap. A slot's size is the largest of its buffers' sizes for the bound
-/// symbols, so the plan holds for every batch size. Invariant: `slotOf[b]` is -1 exactly for
-/// PARAM, CONST and result buffers.
-public record BufferPlan(int[] slotOf, List<DType> slotTypes, List<List<Integer>> slotBuffers,
-                         int[] firstUse, int[] lastUse) {
+/// Memory planning: assigns the TEMP buffers of a lowered graph to shared typed slots.
+final class MemoryPlanning {
+    private MemoryPlanning() {}
 
     /// Greedy first-fit in definition order, preferring the free slot whose estimated size is
     /// closest above the buffer's (symbols estimated at 64).
@@ -73,45 +70,6 @@ public record BufferPlan(int[] slotOf, List<DType> slotTypes, List<List<Integer>
         return cf ? cand < cur : cand > cur;
     }
 
-    static long estimate(Expr numel) { return eval(numel, name -> 64); }
+    static long estimate(Expr numel) { return Kir.eval(numel, name -> 64); }
 
-    /// Evaluates an integer size expression with symbols bound by `sym`.
-    public static long eval(Expr e, java.util.function.ToIntFunction<String> sym) {
-        return switch (e) {
-            case IntConst c -> c.value();
-            case Sym s -> sym.applyAsInt(s.name());
-            case Bin b -> {
-                long x = eval(b.a(), sym), y = eval(b.b(), sym);
-                yield switch (b.op()) {
-                    case ADD -> x + y;
-                    case SUB -> x - y;
-                    case MUL -> x * y;
-                    case DIV -> y == 0 ? 0 : x / y;
-                    case MOD -> y == 0 ? 0 : x % y;
-                    case MAX -> Math.max(x, y);
-                    case MIN -> Math.min(x, y);
-                    default -> throw new IllegalArgumentException("not a size expression: " + e);
-                };
-            }
-            default -> throw new IllegalArgumentException("not a size expression: " + e);
-        };
-    }
-
-    /// A size expression of the kernel IR (literals, symbols, integer arithmetic) as a run-time
-    /// size (what a standalone jar's plan carries).
-    public static Size size(Expr e, List<String> symbols) {
-        return switch (e) {
-            case IntConst c -> Size.literal(c.value());
-            case Sym s -> {
-                int i = symbols.indexOf(s.name());
-                if (i < 0) throw new IllegalStateException("size names unknown symbol " + s.name());
-                yield Size.symbol(i);
-            }
-            case Bin b -> Size.apply(switch (b.op()) {
-                case ADD -> "+"; case SUB -> "-"; case MUL -> "*"; case DIV -> "/"; case MOD -> "%"; case MAX -> "max"; case MIN -> "min";
-                default -> throw new IllegalStateException("not a size expression: " + e);
-            }, size(b.a(), symbols), size(b.b(), symbols));
-            default -> throw new IllegalStateException("not a size expression: " + e);
-        };
-    }
 }

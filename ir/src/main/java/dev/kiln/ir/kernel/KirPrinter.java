@@ -1,6 +1,6 @@
-package dev.kiln.passes.lower;
+package dev.kiln.ir.kernel;
 
-import dev.kiln.passes.lower.Kir.*;
+import dev.kiln.ir.kernel.Kir.*;
 
 import java.util.List;
 
