@@ -29,10 +29,9 @@ import picocli.CommandLine.Spec;
 /// coloured apart; with `--opt` it is optimized first (by default with fusion, whose kernels
 /// are drawn as boxes). Invariant: `-o` writes the file atomically (a temporary file renamed
 /// over it); without `-o` the dump goes to stdout.
-@Command(name = "dump", description = {"Dump a graph as text, Graphviz DOT, a self-contained HTML page that draws it,",
-        "or the JVM backend's kernels or bytecode.",
-        "Forward ops are blue, backward (gradient) ops orange, fused kernels dashed boxes; hover or click a",
-        "node in the HTML page for its statement, source location and attributes."})
+@Command(name = "dump", description = {"Draw or print a graph: IR text, Graphviz DOT, an offline HTML page, or the JVM backend's kernel IR or bytecode.",
+        "In the drawings forward ops are blue, backward (gradient) ops orange and fused kernels dashed boxes; "
+                + "in the HTML page, hover or click a node for its statement, source location and attributes."})
 final class DumpCommand implements Callable<Integer> {
     static final List<String> FORMATS = List.of("text", "dot", "html", "kernels", "bytecode");
 
@@ -41,7 +40,7 @@ final class DumpCommand implements Callable<Integer> {
     @Parameters(paramLabel = "FILE", description = "The .kir file ('-' reads stdin).")
     String file;
 
-    @Option(names = "--format", paramLabel = "text|dot|html", defaultValue = "html",
+    @Option(names = "--format", paramLabel = "text|dot|html|kernels|bytecode", defaultValue = "html",
             description = "text: IR with locations; dot: Graphviz; html: an offline page (default); "
                     + "kernels: the JVM backend's kernel IR; bytecode: its generated class, javap-style.")
     String format;
