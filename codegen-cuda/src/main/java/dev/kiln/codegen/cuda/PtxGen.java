@@ -33,34 +33,54 @@ import java.util.Map;
 /// becomes a branch (the IR promises that only the picked arm is evaluated, and a padded read
 /// may be out of bounds), any other `Sel` a `selp`.
 public final class PtxGen {
+    /// How f32 matmuls and implicit-GEMM convolutions multiply. FP32 (the default) is exact
+    /// fp32 arithmetic. TF32 and BF16 run them on tensor cores (`mma.sync` m16n8k8) with the
+    /// inputs rounded to tf32 (10 explicit mantissa bits, to nearest, ties away) or bf16 (7,
+    /// to nearest even), the products summed in f32: faster, within `inputError` relative
+    /// error of each input, so a result is within about `2 * inputError * sum |a*b|`.
+    public enum Precision {
+        FP32(0), TF32(0x1p-11), BF16(0x1p-8);
+
+        /// The largest relative error of one rounded input.
+        public final double inputError;
+
+        Precision(double inputError) { this.inputError = inputError; }
+
+        /// The name in `-Dkiln.cuda.precision` and in launch modes: `fp32`, `tf32`, `bf16`.
+        public String label() { return name().toLowerCase(); }
+
+        static Precision of(String label) {
+            for (Precision p : values()) if (p.label().equals(label)) return p;
+            throw new IllegalArgumentException("-Dkiln.cuda.precision=" + label + ": expected fp32, tf32 or bf16");
+        }
+    }
+
     /// `fastMath`: f32 `exp`/`log`/`tanh` with the hardware approximations (`ex2.approx.ftz.f32`,
     /// `lg2.approx.ftz.f32`, `tanh.approx.f32`: relative errors about 2^-21 growing with |x|
     /// for exp, 2^-22 absolute for log, 2^-11 for tanh) instead of the f64 routines of `PtxMath`.
-    /// `tf32`: f32 matmuls and implicit-GEMM convolutions on tensor cores with their inputs
-    /// rounded to tf32 (10 mantissa bits; sums stay f32); off by default, where they are exact
-    /// fp32. `convLoops`: f32 convolutions as the direct loop nests of `ConvLoops` instead of
-    /// implicit GEMMs (the older path, kept as a fallback). `scalarLoads`: elementwise kernels
-    /// without their 4-wide vector loads and stores (see `vectorizable`), the older path.
-    /// `-Dkiln.cuda.precision=tf32`, `-Dkiln.cuda.conv=loops` and `-Dkiln.cuda.vectorize=false`
-    /// turn the last three on for a whole process (`withSystemProperties`).
-    public record Options(boolean fastMath, boolean tf32, boolean convLoops, boolean scalarLoads) {
-        public static final Options DEFAULT = new Options(false, false, false, false);
+    /// `precision`: see `Precision`. `convLoops`: f32 convolutions as the direct loop nests of
+    /// `ConvLoops` instead of implicit GEMMs (the older path, kept as a fallback). `scalarLoads`:
+    /// elementwise kernels without their 4-wide vector loads and stores (see `vectorizable`), the
+    /// older path. `-Dkiln.cuda.precision=tf32|bf16`, `-Dkiln.cuda.conv=loops` and
+    /// `-Dkiln.cuda.vectorize=false` set the last three for a whole process (`withSystemProperties`).
+    public record Options(boolean fastMath, Precision precision, boolean convLoops, boolean scalarLoads) {
+        public static final Options DEFAULT = new Options(false, Precision.FP32, false, false);
 
-        public Options(boolean fastMath, boolean tf32) { this(fastMath, tf32, false, false); }
+        public Options withFastMath() { return new Options(true, precision, convLoops, scalarLoads); }
 
-        public Options withTf32() { return new Options(fastMath, true, convLoops, scalarLoads); }
+        public Options withPrecision(Precision p) { return new Options(fastMath, p, convLoops, scalarLoads); }
 
-        public Options withConvLoops() { return new Options(fastMath, tf32, true, scalarLoads); }
+        public Options withConvLoops() { return new Options(fastMath, precision, true, scalarLoads); }
 
-        public Options withScalarLoads() { return new Options(fastMath, tf32, convLoops, true); }
+        public Options withScalarLoads() { return new Options(fastMath, precision, convLoops, true); }
 
-        /// These options with `kiln.cuda.precision` (`fp32` | `tf32`), `kiln.cuda.conv` (`gemm` |
-        /// `loops`) and `kiln.cuda.vectorize` (`true` | `false`) applied; an unknown value is an
-        /// IllegalArgumentException naming it.
+        /// These options with `kiln.cuda.precision` (`fp32` | `tf32` | `bf16`), `kiln.cuda.conv`
+        /// (`gemm` | `loops`) and `kiln.cuda.vectorize` (`true` | `false`) applied where set; an
+        /// unknown value is an IllegalArgumentException naming it.
         public Options withSystemProperties() {
-            String precision = property("kiln.cuda.precision", "fp32", "tf32"), conv = property("kiln.cuda.conv", "gemm", "loops"),
+            String precision = System.getProperty("kiln.cuda.precision"), conv = property("kiln.cuda.conv", "gemm", "loops"),
                     vectorize = property("kiln.cuda.vectorize", "true", "false");
-            return new Options(fastMath, tf32 || precision.equals("tf32"), convLoops || conv.equals("loops"),
+            return new Options(fastMath, precision == null ? this.precision : Precision.of(precision), convLoops || conv.equals("loops"),
                     scalarLoads || vectorize.equals("false"));
         }
 
@@ -124,12 +144,12 @@ public final class PtxGen {
             case Gemm g -> {
                 if (g.dtype() != DType.F32)
                     throw new UnsupportedOperationException("kernel " + name + ": gemm on " + g.dtype() + " has no CUDA kernel (only f32)");
-                String entry = Sgemm.name(g.transA(), g.transB(), options.tf32());
-                if (libraryEntries.add(entry)) module.append('\n').append(Sgemm.entry(g.transA(), g.transB(), options.tf32()));
+                String entry = Sgemm.name(g.transA(), g.transB(), options.precision());
+                if (libraryEntries.add(entry)) module.append('\n').append(Sgemm.entry(g.transA(), g.transB(), options.precision()));
                 launches.add(new Launch(entry, List.of(new Launch.Buf(g.out()), new Launch.Buf(g.a()), new Launch.Buf(g.b()),
                         new Launch.Int(g.batch()), new Launch.Int(g.m()), new Launch.Int(g.n()), new Launch.Int(g.k())),
                         ceilDiv(g.n(), Sgemm.TILE), ceilDiv(g.m(), Sgemm.TILE), min(g.batch(), 65535), Sgemm.THREADS, kernel,
-                        options.tf32() ? "sgemm-tf32" : "sgemm"));
+                        "sgemm" + modeSuffix()));
             }
             case Conv cv when dtype(cv.x()) == DType.F32 && !options.convLoops() -> {
                 ConvGemm g = ConvGemm.of(cv, DType.F32);
@@ -214,7 +234,7 @@ public final class PtxGen {
             args.add(new Launch.Int(sizes.get(i)));
         }
         boolean add = g.splitK();
-        Sgemm.tiles(w, regs[0], regs[1], regs[2], regs[3], add ? regs[4] : null, g.aAlongK(), g.bAlongK(), options.tf32(), new Sgemm.Operands() {
+        Sgemm.tiles(w, regs[0], regs[1], regs[2], regs[3], add ? regs[4] : null, g.aAlongK(), g.bAlongK(), options.precision(), new Sgemm.Operands() {
             public void batch(String z) { body.mov(body.local(ConvGemm.Z, DType.I32), z, DType.I32); }
 
             public String a(String row, String k, String ok) { return body.guarded(ok, ConvGemm.M, row, ConvGemm.K, k, g.a()); }
@@ -242,8 +262,11 @@ public final class PtxGen {
         Expr z = i32(g.groups());
         if (splits != null) z = new Bin(BinOp.MUL, z, splits, DType.I32);
         launches.add(new Launch(name, args, ceilDiv(g.n(), Sgemm.TILE), ceilDiv(g.m(), Sgemm.TILE), min(z, 65535), Sgemm.THREADS, kernel,
-                (options.tf32() ? "implicit-gemm-tf32" : "implicit-gemm") + (add ? " split-k" : "") + (epilogue != null ? " +epilogue" : "")));
+                "implicit-gemm" + modeSuffix() + (add ? " split-k" : "") + (epilogue != null ? " +epilogue" : "")));
     }
+
+    /// How a GEMM launch's mode names a tensor-core precision: `-tf32`, `-bf16`, or nothing.
+    private String modeSuffix() { return options.precision() == Precision.FP32 ? "" : "-" + options.precision().label(); }
 
     // ---- size expressions ----------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 package dev.kiln.codegen.cuda;
 
 import dev.kiln.codegen.cuda.Ptx.RegClass;
+import dev.kiln.codegen.cuda.PtxGen.Precision;
 
 /// The f32 matrix multiply `c[z] = op(a[z]) @ op(b[z])` (see `Kir.Gemm`), one entry per
 /// transpose combination and precision, and the tiled GEMM body it shares with the implicit-GEMM
@@ -11,10 +12,12 @@ import dev.kiln.codegen.cuda.Ptx.RegClass;
 /// shared memory (k-major, zero-filled past the edges). Then either
 /// - fp32 (the default, exact): each thread accumulates its 4x4 outputs from two 4-wide shared
 ///   loads per k with `fma.rn.f32`, the sum running in k order per output as a plain loop would;
-/// - tf32 (an explicit option): the operands are rounded to tf32 (`cvt.rna.tf32.f32`) as they
-///   are staged, and each of the 8 warps computes a 32x16 sub-tile with tensor-core
-///   `mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32`, accumulating in f32; the shared rows
-///   are padded to 72 floats so that fragment loads do not collide on banks.
+/// - tf32 or bf16 (explicit options): each of the 8 warps computes a 32x16 sub-tile with
+///   tensor-core `mma.sync.aligned.m16n8k8.row.col.f32.{tf32,bf16}...f32`, accumulating in f32.
+///   tf32 operands are rounded (`cvt.rna.tf32.f32`) as they are staged; bf16 ones are staged as
+///   f32 and rounded in pairs (`cvt.rn.bf16x2.f32`) as the fragments are loaded, since a bf16
+///   fragment register packs two neighbours along K. The shared rows are padded (72 floats for
+///   tf32, 68 for bf16) so that fragment loads do not collide on banks.
 ///
 /// Grid: x over column tiles, y over row tiles, z over the batch (strided past 65535), times
 /// the K splits when the body splits K. Parameters of the matmul entries: c, a, b (global
@@ -38,12 +41,12 @@ final class Sgemm {
         void store(String row, String col, String value, String ok);
     }
 
-    static String name(boolean transA, boolean transB, boolean tf32) {
-        return "kiln_sgemm_" + (tf32 ? "tf32_" : "") + (transA ? "t" : "n") + (transB ? "t" : "n");
+    static String name(boolean transA, boolean transB, Precision precision) {
+        return "kiln_sgemm_" + (precision == Precision.FP32 ? "" : precision.label() + "_") + (transA ? "t" : "n") + (transB ? "t" : "n");
     }
 
-    static String entry(boolean transA, boolean transB, boolean tf32) {
-        EntryWriter w = new EntryWriter(name(transA, transB, tf32));
+    static String entry(boolean transA, boolean transB, Precision precision) {
+        EntryWriter w = new EntryWriter(name(transA, transB, precision));
         String[] ptr = new String[3];
         String[] names = {"c", "a", "b"};
         for (int i = 0; i < 3; i++) {
@@ -55,7 +58,7 @@ final class Sgemm {
         String batch = w.reg(RegClass.B32), m = w.reg(RegClass.B32), n = w.reg(RegClass.B32), k = w.reg(RegClass.B32);
         for (String[] p : new String[][]{{batch, "batch"}, {m, "m"}, {n, "n"}, {k, "k"}})
             w.op("ld.param.s32 " + p[0] + ", [" + w.param("s32", p[1]) + "];");
-        tiles(w, batch, m, n, k, null, !transA, transB, tf32, new Matrices(w, ptr, m, n, k, transA, transB));
+        tiles(w, batch, m, n, k, null, !transA, transB, precision, new Matrices(w, ptr, m, n, k, transA, transB));
         return w.text();
     }
 
@@ -114,8 +117,8 @@ final class Sgemm {
     /// `ops.store`. `aAlongK`/`bAlongK` pick the staging map: consecutive threads read
     /// consecutive k (else consecutive rows of A / columns of B), to match the operand's layout.
     static void tiles(EntryWriter w, String batch, String m, String n, String k, String splits, boolean aAlongK, boolean bAlongK,
-                      boolean tf32, Operands ops) {
-        int ld = tf32 ? TILE + 8 : TILE; // shared row length, in floats
+                      Precision precision, Operands ops) {
+        int ld = switch (precision) { case FP32 -> TILE; case TF32 -> TILE + 8; case BF16 -> TILE + 4; }; // shared row length, in floats
         int aOff = w.shared(BK * ld * 4), bOff = w.shared(BK * ld * 4);
         String tid = w.reg(RegClass.B32), row0 = w.reg(RegClass.B32), col0 = w.reg(RegClass.B32), z = w.reg(RegClass.B32),
                 smem = w.reg(RegClass.B32);
@@ -168,7 +171,7 @@ final class Sgemm {
             w.op("min.s32 " + kEnd + ", " + kEnd + ", " + k + ";");
         }
         // (inside the batch loop: the accumulators start at 0 for each batch)
-        Compute compute = tf32 ? new TensorCores(w, tid, smem, aOff, bOff, ld) : new Fma(w, tid, smem, aOff, bOff);
+        Compute compute = precision == Precision.FP32 ? new Fma(w, tid, smem, aOff, bOff) : new TensorCores(w, tid, smem, aOff, bOff, ld, precision);
         String kloop = w.label("k"), kend = w.label("k_end");
         w.op("setp.ge.s32 " + p + ", " + k0 + ", " + kEnd + ";");
         w.op("@" + p + " bra " + kend + ";");
@@ -176,10 +179,10 @@ final class Sgemm {
         for (int j = 0; j < 4; j++) {
             // A element (row0 + aRow + j*aRowStep, k0 + aK + j*aKStep) -> As[kk][mm]
             String[] at = coordinates(w, row0, aRow, j * aRowStep, k0, aK, j * aKStep, m, kEnd);
-            stage(w, ops.a(at[0], at[1], at[2]), smem, aOff, at[3], at[4], ld, tf32);
+            stage(w, ops.a(at[0], at[1], at[2]), smem, aOff, at[3], at[4], ld, precision == Precision.TF32);
             // B element (k0 + bK + j*bKStep, col0 + bCol + j*bColStep) -> Bs[kk][nn]
             String[] bt = coordinates(w, col0, bCol, j * bColStep, k0, bK, j * bKStep, n, kEnd);
-            stage(w, ops.b(bt[1], bt[0], bt[2]), smem, bOff, bt[3], bt[4], ld, tf32);
+            stage(w, ops.b(bt[1], bt[0], bt[2]), smem, bOff, bt[3], bt[4], ld, precision == Precision.TF32);
         }
         w.op("bar.sync 0;");
         compute.step();
@@ -280,19 +283,24 @@ final class Sgemm {
         }
     }
 
-    /// tf32 tensor cores: warp `wp` (of 8) owns rows `(wp / 4)*32 + [0, 32)` and columns
+    /// Tensor cores: warp `wp` (of 8) owns rows `(wp / 4)*32 + [0, 32)` and columns
     /// `(wp % 4)*16 + [0, 16)` of the tile: 2x2 m16n8 tiles. In each, lane `l` with
-    /// `g = l / 4`, `t = l % 4` holds, per the PTX ISA's m16n8k8 fragment layout:
-    /// A `(g, t) (g+8, t) (g, t+4) (g+8, t+4)`, B `(k=t, n=g) (k=t+4, n=g)`, and the
-    /// accumulators C `(g, 2t) (g, 2t+1) (g+8, 2t) (g+8, 2t+1)`.
+    /// `g = l / 4`, `t = l % 4` holds, per the PTX ISA's m16n8k8 fragment layouts (as (row, k)
+    /// of A, (k, column) of B):
+    /// - tf32: A `(g, t) (g+8, t) (g, t+4) (g+8, t+4)`, B `(t, g) (t+4, g)`, one per register;
+    /// - bf16: A `(g, 2t..2t+1) (g+8, 2t..2t+1)`, B `(2t..2t+1, g)`, two per register, the lower
+    ///   k in the low half;
+    /// and the f32 accumulators C `(g, 2t) (g, 2t+1) (g+8, 2t) (g+8, 2t+1)`.
     private static final class TensorCores implements Compute {
         final EntryWriter w;
         final String g, t, wm, wn, aAddr, bAddr;
         final int aOff, bOff, ld;
+        final boolean bf16;
         final String[][] acc = new String[4][4]; // [i*2 + j][c]
 
-        TensorCores(EntryWriter w, String tid, String smem, int aOff, int bOff, int ld) {
+        TensorCores(EntryWriter w, String tid, String smem, int aOff, int bOff, int ld, Precision precision) {
             this.w = w; this.aOff = aOff; this.bOff = bOff; this.ld = ld;
+            bf16 = precision == Precision.BF16;
             g = w.reg(RegClass.B32); t = w.reg(RegClass.B32); wm = w.reg(RegClass.B32); wn = w.reg(RegClass.B32);
             aAddr = w.reg(RegClass.B32); bAddr = w.reg(RegClass.B32);
             String lane = w.reg(RegClass.B32), warp = w.reg(RegClass.B32), s = w.reg(RegClass.B32);
@@ -304,8 +312,8 @@ final class Sgemm {
             w.op("shl.b32 " + wm + ", " + wm + ", 5;");
             w.op("and.b32 " + wn + ", " + warp + ", 3;");
             w.op("shl.b32 " + wn + ", " + wn + ", 4;");
-            // aAddr = smem + 4*(t*ld + wm + g), bAddr = smem + 4*(t*ld + wn + g)
-            w.op("mad.lo.u32 " + s + ", " + t + ", " + ld + ", " + g + ";");
+            // the lane's first k: kt = t (tf32) or 2t (bf16); aAddr = smem + 4*(kt*ld + wm + g), bAddr = smem + 4*(kt*ld + wn + g)
+            w.op("mad.lo.u32 " + s + ", " + t + ", " + (bf16 ? 2 * ld : ld) + ", " + g + ";");
             w.op("add.u32 " + aAddr + ", " + s + ", " + wm + ";");
             w.op("mad.lo.u32 " + aAddr + ", " + aAddr + ", 4, " + smem + ";");
             w.op("add.u32 " + bAddr + ", " + s + ", " + wn + ";");
@@ -319,26 +327,58 @@ final class Sgemm {
 
         public void step() {
             for (int ks = 0; ks < BK; ks += 8) {
-                String[][] af = new String[2][4], bf = new String[2][2];
-                for (int i = 0; i < 2; i++)
-                    for (int r = 0; r < 4; r++) { // (g + 8*(r%2), t + 4*(r/2)) of m-tile i
-                        af[i][r] = w.reg(RegClass.B32);
-                        int off = aOff + 4 * ((ks + 4 * (r / 2)) * ld + i * 16 + 8 * (r % 2));
-                        w.op("ld.shared.b32 " + af[i][r] + ", [" + aAddr + "+" + off + "];");
-                    }
-                for (int j = 0; j < 2; j++)
-                    for (int r = 0; r < 2; r++) { // (k = t + 4r, n = g) of n-tile j
-                        bf[j][r] = w.reg(RegClass.B32);
-                        int off = bOff + 4 * ((ks + 4 * r) * ld + j * 8);
-                        w.op("ld.shared.b32 " + bf[j][r] + ", [" + bAddr + "+" + off + "];");
-                    }
+                String[][] af = new String[2][], bf = new String[2][];
+                for (int i = 0; i < 2; i++) af[i] = bf16 ? aBf16(ks, i) : aTf32(ks, i);
+                for (int j = 0; j < 2; j++) bf[j] = bf16 ? bBf16(ks, j) : bTf32(ks, j);
+                String shape = bf16 ? "mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 " : "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 ";
                 for (int i = 0; i < 2; i++)
                     for (int j = 0; j < 2; j++) {
                         String d = "{" + String.join(", ", acc[i * 2 + j]) + "}";
-                        w.op("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 " + d + ", {" + String.join(", ", af[i]) + "}, {"
-                                + String.join(", ", bf[j]) + "}, " + d + ";");
+                        w.op(shape + d + ", {" + String.join(", ", af[i]) + "}, {" + String.join(", ", bf[j]) + "}, " + d + ";");
                     }
             }
+        }
+
+        /// A's tf32 fragment of m-tile `i`: `(g + 8*(r%2), t + 4*(r/2))` in register r.
+        private String[] aTf32(int ks, int i) {
+            String[] f = new String[4];
+            for (int r = 0; r < 4; r++) f[r] = load(aAddr, aOff + 4 * ((ks + 4 * (r / 2)) * ld + i * 16 + 8 * (r % 2)));
+            return f;
+        }
+
+        /// B's tf32 fragment of n-tile `j`: `(k = t + 4r, n = g)` in register r.
+        private String[] bTf32(int ks, int j) {
+            String[] f = new String[2];
+            for (int r = 0; r < 2; r++) f[r] = load(bAddr, bOff + 4 * ((ks + 4 * r) * ld + j * 8));
+            return f;
+        }
+
+        /// A's bf16 fragment of m-tile `i`: rows `g + 8r`, k `2t` (low half) and `2t+1` (high).
+        private String[] aBf16(int ks, int i) {
+            String[] f = new String[2];
+            for (int r = 0; r < 2; r++) f[r] = pair(aAddr, aOff + 4 * (ks * ld + i * 16 + 8 * r));
+            return f;
+        }
+
+        /// B's bf16 fragment of n-tile `j`: column `g`, k `2t` (low half) and `2t+1` (high).
+        private String[] bBf16(int ks, int j) {
+            return new String[]{pair(bAddr, bOff + 4 * (ks * ld + j * 8))};
+        }
+
+        private String load(String base, int off) {
+            String r = w.reg(RegClass.B32);
+            w.op("ld.shared.b32 " + r + ", [" + base + "+" + off + "];");
+            return r;
+        }
+
+        /// Two f32 neighbours along k (`off` and one shared row further) rounded to bf16 and
+        /// packed, the first in the low half (`cvt`'s first source goes to the high half).
+        private String pair(String base, int off) {
+            String lo = w.reg(RegClass.F32), hi = w.reg(RegClass.F32), r = w.reg(RegClass.B32);
+            w.op("ld.shared.f32 " + lo + ", [" + base + "+" + off + "];");
+            w.op("ld.shared.f32 " + hi + ", [" + base + "+" + (off + 4 * ld) + "];");
+            w.op("cvt.rn.bf16x2.f32 " + r + ", " + hi + ", " + lo + ";");
+            return r;
         }
 
         public void store(Operands ops, String row0, String col0, String m, String n) {

@@ -30,35 +30,38 @@ public final class GpuBench {
             System.exit(2);
         }
         List<Row> rows = new ArrayList<>();
-        // MNISTNet (PERF.md): built with the IR builder until the frontend traces the model;
-        // TODO(frontend): replace with Kiln.compileTrainStep(MnistNet, CrossEntropyLoss, Adam) and
-        // add Fashion-MNIST 2-epoch training accuracy (target >= 0.90) here.
+        // MNISTNet (PERF.md), built with the IR builder; the frontend's own step, traced by
+        // Kiln.compileTrainStep, is timed by GpuTrainBench and trained by `kiln demo --device cuda`.
         Graph inference = Graphs.fuse(Models.inference()), step = Graphs.fuse(Models.trainStep());
         rows.add(measure("MNISTNet inference b1", inference, Map.of("B", 1), 300, "target <= 25 us (PyTorch 198 eager, 101 compiled)"));
         rows.add(measure("MNISTNet train step b64", step, Map.of("B", 64), 200, "target <= 150 us (PyTorch 2620 eager, 1560 graphs)"));
         rows.add(measure("  same, unfused", Models.trainStep(), Map.of("B", 64), 100, "kernels: " + CudaBackend.ptx(Models.trainStep()).launches().size()
                 + " unfused, " + CudaBackend.ptx(step).launches().size() + " fused"));
-        // convolutions: implicit GEMMs (the default) against the loop nests, and fp32 against tf32
-        PtxGen.Options loops = PtxGen.Options.DEFAULT.withConvLoops(), tf32 = PtxGen.Options.DEFAULT.withTf32();
+        // convolutions: implicit GEMMs (the default) against the loop nests, and fp32 against tensor cores
+        PtxGen.Options loops = PtxGen.Options.DEFAULT.withConvLoops(), tf32 = PtxGen.Options.DEFAULT.withPrecision(PtxGen.Precision.TF32),
+                bf16 = PtxGen.Options.DEFAULT.withPrecision(PtxGen.Precision.BF16);
         rows.add(measure("  same, conv loops", step, Map.of("B", 64), 50, "-Dkiln.cuda.conv=loops", loops));
         rows.add(measure("  same, tf32", step, Map.of("B", 64), 50, "-Dkiln.cuda.precision=tf32", tf32));
-        for (var v : List.of(Map.entry("", PtxGen.Options.DEFAULT), Map.entry(", conv loops", loops), Map.entry(", tf32", tf32))) {
+        rows.add(measure("  same, bf16", step, Map.of("B", 64), 50, "-Dkiln.cuda.precision=bf16", bf16));
+        for (var v : List.of(Map.entry("", PtxGen.Options.DEFAULT), Map.entry(", conv loops", loops), Map.entry(", tf32", tf32),
+                Map.entry(", bf16", bf16))) {
             Row big = measure("MNISTNet train step b4096" + v.getKey(), step, Map.of("B", 4096), 10, "", v.getValue());
             double tflops = 4096 * 23.6e6 / (big.replayMicros() * 1e-6) / 1e12;
             rows.add(new Row(big.name(), big.callMicros(), big.replayMicros(),
                     String.format("target <= 4667 us; %.2f TFLOP/s (fp32 peak 51, tf32 353)", tflops)));
         }
         for (int n : new int[]{1024, 4096})
-            for (boolean t : new boolean[]{false, true}) {
+            for (var v : List.of(Map.entry("", PtxGen.Options.DEFAULT), Map.entry(" tf32", tf32), Map.entry(" bf16", bf16))) {
                 Builder b = new Builder();
                 Value x = b.param("a", f32(n, n)), w = b.param("b", f32(n, n));
-                Row r = measure("sgemm " + n + "^3" + (t ? " tf32" : ""), b.build("sgemm", b.matmul(x, w)), Map.of(), n > 2048 ? 5 : 20, "",
-                        t ? tf32 : PtxGen.Options.DEFAULT);
+                Row r = measure("sgemm " + n + "^3" + v.getKey(), b.build("sgemm", b.matmul(x, w)), Map.of(), n > 2048 ? 5 : 20, "", v.getValue());
                 double tf = 2.0 * n * n * n / (r.replayMicros() * 1e-6) / 1e12;
-                rows.add(new Row(r.name(), r.callMicros(), r.replayMicros(), String.format("%.2f TFLOP/s (cuBLAS %s)", tf, t ? "tf32 353" : "51.5")));
+                rows.add(new Row(r.name(), r.callMicros(), r.replayMicros(), String.format("%.2f TFLOP/s (card's peak: %s)", tf,
+                        switch (v.getValue().precision()) { case FP32 -> "fp32 51"; case TF32 -> "tf32 353"; case BF16 -> "bf16 707"; })));
             }
         // MNISTNet's second convolution alone at batch 4096, each form: implicit GEMM, loops, tf32
-        for (var v : List.of(Map.entry("", PtxGen.Options.DEFAULT), Map.entry(", loops", loops), Map.entry(", tf32", tf32))) {
+        for (var v : List.of(Map.entry("", PtxGen.Options.DEFAULT), Map.entry(", loops", loops), Map.entry(", tf32", tf32),
+                Map.entry(", bf16", bf16))) {
             Builder b = new Builder();
             Value x = b.param("x", f32("B", 32, 14, 14)), w = b.param("w", f32(64, 32, 3, 3)), g = b.param("g", f32("B", 64, 14, 14));
             Graph conv = b.build("conv2", b.conv2d(x, w, Models.ONE, Models.ONE, Models.ONE, 1),

@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /// with graphs off, within `Tolerance`'s bound (elementwise math rounds like the interpreter up
 /// to one f32 ulp, see `PtxMath`; matmul and convolutions accumulate in f32 in another order).
 /// Convolutions run as implicit GEMMs (the default), a few again as loop nests;
-/// matmuls and convolutions once more on tf32 tensor cores, against an error bound. Skipped,
+/// matmuls and convolutions once more on tf32 and bf16 tensor cores, against an error bound. Skipped,
 /// with the reason, where there is no GPU.
 @Tag("gpu")
 class GpuParityTest {
@@ -68,22 +68,24 @@ class GpuParityTest {
         return tests;
     }
 
-    /// The tf32 tensor-core path on every f32 matmul and convolution graph. Each output of these
-    /// graphs is a sum of products `a*b`; with tf32 inputs (relative error 2^-11 each) and f32
-    /// sums, its error is about 2^-10 * sum |a*b|, which is the same graph run on `|inputs|`.
-    /// The bound checked is 2^-8 times that (one matmul feeds another in `matmul_F32`), plus
-    /// 1e-5: far below what a misplaced fragment element would give.
-    @TestFactory List<DynamicTest> tf32WithinItsErrorBound() {
+    /// The tensor-core paths (tf32, bf16) on every f32 matmul and convolution graph. Each output
+    /// of these graphs is a sum of products `a*b`; with inputs rounded to relative error `e`
+    /// (2^-11 for tf32, 2^-8 for bf16) and f32 sums, its error is about `2e * sum |a*b|`, which
+    /// is the same graph run on `|inputs|`. The bound checked is `8e` times that (one matmul
+    /// feeds another in `matmul_F32`), plus 1e-5: far below what a misplaced fragment element
+    /// would give.
+    @TestFactory List<DynamicTest> tensorCoresWithinTheirErrorBound() {
         assumeGpu();
         List<DynamicTest> tests = new ArrayList<>();
         for (Graphs.Case c : Graphs.all())
             if (c.name().matches("matmul_(F32|big)|conv1_F32|conv_tiles\\d+"))
-                tests.add(DynamicTest.dynamicTest(c.name() + " (tf32)", () -> checkTf32(c.graph(), c.bindings())));
+                for (PtxGen.Precision p : List.of(PtxGen.Precision.TF32, PtxGen.Precision.BF16))
+                    tests.add(DynamicTest.dynamicTest(c.name() + " (" + p.label() + ")", () -> checkTensorCores(c.graph(), c.bindings(), p)));
         return tests;
     }
 
-    static void checkTf32(Graph g, List<Map<String, Integer>> bindings) {
-        try (CudaExecutable exe = CudaBackend.compile(g, PtxGen.Options.DEFAULT.withTf32(), null)) {
+    static void checkTensorCores(Graph g, List<Map<String, Integer>> bindings, PtxGen.Precision precision) {
+        try (CudaExecutable exe = CudaBackend.compile(g, PtxGen.Options.DEFAULT.withPrecision(precision), null)) {
             assertTrue(exe.ptx().ptx().contains("mma.sync.aligned.m16n8k8"), g.name() + ": no tensor-core instruction");
             long seed = 1;
             for (Map<String, Integer> b : bindings) {
@@ -97,8 +99,9 @@ class GpuParityTest {
                 List<NdArray> want = Interpreter.run(g, in), bound = Interpreter.run(g, abs), got = exe.run(in);
                 for (int r = 0; r < want.size(); r++)
                     for (int i = 0; i < want.get(r).size(); i++) {
-                        double tol = 0x1p-8 * bound.get(r).getDouble(i) + 1e-5;
-                        assertEquals(want.get(r).getDouble(i), got.get(r).getDouble(i), tol, g.name() + " " + b + " tf32 result #" + r + ": element " + i);
+                        double tol = 8 * precision.inputError * bound.get(r).getDouble(i) + 1e-5;
+                        assertEquals(want.get(r).getDouble(i), got.get(r).getDouble(i), tol,
+                                g.name() + " " + b + " " + precision.label() + " result #" + r + ": element " + i);
                     }
             }
         }

@@ -42,13 +42,23 @@ class KernelPathsTest {
     }
 
     @Test void tf32OnTensorCores() {
-        PtxProgram p = PtxGen.generate(Lower.lower(convAndMatmul()), PtxGen.Options.DEFAULT.withTf32());
+        PtxProgram p = PtxGen.generate(Lower.lower(convAndMatmul()), PtxGen.Options.DEFAULT.withPrecision(PtxGen.Precision.TF32));
         assertEquals(List.of("implicit-gemm-tf32", "implicit-gemm-tf32", "thread v4", "implicit-gemm-tf32 split-k", "sgemm-tf32"), modes(p));
         assertEquals("kiln_sgemm_tf32_nn", p.launches().get(4).entry());
         assertTrue(p.ptx().contains("cvt.rna.tf32.f32"));
         // 4 entries x 2 k8 steps x 4 tiles of m16n8 per warp
         assertEquals(4 * 2 * 4, p.ptx().split("mma\\.sync\\.aligned\\.m16n8k8\\.row\\.col\\.f32\\.tf32\\.tf32\\.f32", -1).length - 1);
         assertFalse(p.ptx().contains("fma.rn.f32"));
+    }
+
+    @Test void bf16OnTensorCores() {
+        PtxProgram p = PtxGen.generate(Lower.lower(convAndMatmul()), PtxGen.Options.DEFAULT.withPrecision(PtxGen.Precision.BF16));
+        assertEquals(List.of("implicit-gemm-bf16", "implicit-gemm-bf16", "thread v4", "implicit-gemm-bf16 split-k", "sgemm-bf16"), modes(p));
+        assertEquals("kiln_sgemm_bf16_nn", p.launches().get(4).entry());
+        // each of 4 entries x 2 k8 steps: 2 A fragments of 2 registers and 2 B fragments of 1, each packing 2 values
+        assertEquals(4 * 2 * 6, p.ptx().split("cvt\\.rn\\.bf16x2\\.f32", -1).length - 1);
+        assertEquals(4 * 2 * 4, p.ptx().split("mma\\.sync\\.aligned\\.m16n8k8\\.row\\.col\\.f32\\.bf16\\.bf16\\.f32", -1).length - 1);
+        assertFalse(p.ptx().contains("tf32") || p.ptx().contains("fma.rn.f32"));
     }
 
     /// An elementwise epilogue on a convolution (bias, relu) is applied as the GEMM stores each
@@ -101,8 +111,11 @@ class KernelPathsTest {
                     modes(PtxGen.generate(Lower.lower(g))));
             System.clearProperty("kiln.cuda.vectorize");
             System.setProperty("kiln.cuda.precision", "bf16");
+            assertEquals(List.of("implicit-gemm-bf16", "implicit-gemm-bf16", "thread v4", "implicit-gemm-bf16 split-k", "sgemm-bf16"),
+                    modes(PtxGen.generate(Lower.lower(g))));
+            System.setProperty("kiln.cuda.precision", "fp16");
             var e = assertThrows(IllegalArgumentException.class, () -> PtxGen.generate(Lower.lower(g)));
-            assertEquals("-Dkiln.cuda.precision=bf16: expected fp32 or tf32", e.getMessage());
+            assertEquals("-Dkiln.cuda.precision=fp16: expected fp32, tf32 or bf16", e.getMessage());
             System.clearProperty("kiln.cuda.precision");
             System.setProperty("kiln.cuda.conv", "direct");
             e = assertThrows(IllegalArgumentException.class, () -> PtxGen.generate(Lower.lower(g)));

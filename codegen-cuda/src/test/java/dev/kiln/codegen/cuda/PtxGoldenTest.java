@@ -53,7 +53,12 @@ class PtxGoldenTest {
     /// The tensor-core path of the tiled GEMM: staging with tf32 rounding, fragment loads and
     /// `mma.sync` (its layout is the PTX ISA's m16n8k8 one, see `Sgemm.TensorCores`).
     @Test void sgemmTf32() throws Exception {
-        golden("sgemm_tf32_nn.ptx", Sgemm.entry(false, false, true));
+        golden("sgemm_tf32_nn.ptx", Sgemm.entry(false, false, PtxGen.Precision.TF32));
+    }
+
+    /// The bf16 form: staged as f32, rounded in pairs along K into the packed fragments.
+    @Test void sgemmBf16() throws Exception {
+        golden("sgemm_bf16_nn.ptx", Sgemm.entry(false, false, PtxGen.Precision.BF16));
     }
 
     @Test void tableLinesThatCarrySemantics() {

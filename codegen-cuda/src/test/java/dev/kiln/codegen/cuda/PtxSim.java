@@ -13,7 +13,8 @@ import java.util.Map;
 
 /// A CPU simulator of the PTX subset Kiln's GEMM kernels are made of (integer and f32
 /// arithmetic, predicates and branches, global and shared memory, `bar.sync`, `red.global.add`,
-/// `cvt.rna.tf32.f32` and `mma.sync.aligned.m16n8k8` with the PTX ISA's fragment layout), so
+/// `cvt.rna.tf32.f32`, `cvt.rn.bf16x2.f32` and `mma.sync.aligned.m16n8k8` for tf32 and bf16
+/// with the PTX ISA's fragment layouts), so
 /// that the tiled kernels' index arithmetic (staging maps, shared offsets, fragment and output
 /// mapping, tile edges, split K) is checked without a GPU. It runs a whole `PtxProgram`, block
 /// by block; each thread runs until it reaches a barrier or an `mma` (collective: all lanes of
@@ -353,7 +354,11 @@ final class PtxSim {
                         r[reg(a[0])] = (value(t, h[0].strip(), "b32") & 0xffffffffL) | value(t, h[1].strip(), "b32") << 32;
                     } else r[reg(a[0])] = value(t, a[1], type);
                 }
-                case "cvt" -> r[reg(a[0])] = convert(op, value(t, a[1], op[op.length - 1]));
+                case "cvt" -> {
+                    if (op[op.length - 2].equals("bf16x2")) // a to the high half, b to the low
+                        r[reg(a[0])] = (long) bf16((int) value(t, a[1], "f32")) << 16 | bf16((int) value(t, a[2], "f32"));
+                    else r[reg(a[0])] = convert(op, value(t, a[1], op[op.length - 1]));
+                }
                 case "testp" -> {
                     double x = fv(value(t, a[1], type), type);
                     r[reg(a[0])] = switch (op[1]) {
@@ -507,11 +512,15 @@ final class PtxSim {
             }
         }
 
-        /// `mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {d}, {a}, {b}, {c}` for warp `w`,
-        /// with the PTX ISA's fragment layout (lane l: g = l/4, t = l%4):
-        /// A (g,t) (g+8,t) (g,t+4) (g+8,t+4); B (t,g) (t+4,g); C, D (g,2t) (g,2t+1) (g+8,2t) (g+8,2t+1).
+        /// `mma.sync.aligned.m16n8k8.row.col.f32.{tf32.tf32,bf16.bf16}.f32 {d}, {a}, {b}, {c}` for
+        /// warp `w`, with the PTX ISA's fragment layouts (lane l: g = l/4, t = l%4): tf32 A (g,t)
+        /// (g+8,t) (g,t+4) (g+8,t+4), B (t,g) (t+4,g); bf16, two to a register, low half first:
+        /// A (g,2t) (g,2t+1) | (g+8,2t) (g+8,2t+1), B (2t,g) (2t+1,g); C, D (g,2t) (g,2t+1) (g+8,2t)
+        /// (g+8,2t+1). The products are exact and summed in double, rounded once to f32.
         void mma(int w, Insn in) {
-            if (!String.join(".", in.op()).equals("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32"))
+            String shape = String.join(".", in.op());
+            boolean bf16 = shape.equals("mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32");
+            if (!bf16 && !shape.equals("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32"))
                 throw new IllegalStateException(e.name() + ": `" + in.text() + "`: mma shape not simulated");
             double[][] am = new double[16][8], bm = new double[8][8], cm = new double[16][8];
             String[][] ops = new String[4][];
@@ -519,12 +528,24 @@ final class PtxSim {
             for (int l = 0; l < 32; l++) {
                 long[] r = regs[w + l];
                 int g = l >> 2, t = l & 3;
-                double[] av = new double[4], bv = new double[2], cv = new double[4];
-                for (int i = 0; i < 4; i++) av[i] = Float.intBitsToFloat((int) r[reg(ops[1][i].strip())] & 0xffffe000);
-                for (int i = 0; i < 2; i++) bv[i] = Float.intBitsToFloat((int) r[reg(ops[2][i].strip())] & 0xffffe000);
+                double[] cv = new double[4];
                 for (int i = 0; i < 4; i++) cv[i] = f(r[reg(ops[3][i].strip())]);
-                am[g][t] = av[0]; am[g + 8][t] = av[1]; am[g][t + 4] = av[2]; am[g + 8][t + 4] = av[3];
-                bm[t][g] = bv[0]; bm[t + 4][g] = bv[1];
+                if (bf16) {
+                    for (int h = 0; h < 2; h++) { // a0 a1 in register 0 (row g), a2 a3 in register 1 (row g+8)
+                        int bits = (int) r[reg(ops[1][h].strip())];
+                        am[g + 8 * h][2 * t] = Float.intBitsToFloat(bits << 16);
+                        am[g + 8 * h][2 * t + 1] = Float.intBitsToFloat(bits & 0xffff0000);
+                    }
+                    int bits = (int) r[reg(ops[2][0].strip())];
+                    bm[2 * t][g] = Float.intBitsToFloat(bits << 16);
+                    bm[2 * t + 1][g] = Float.intBitsToFloat(bits & 0xffff0000);
+                } else {
+                    double[] av = new double[4], bv = new double[2];
+                    for (int i = 0; i < 4; i++) av[i] = Float.intBitsToFloat((int) r[reg(ops[1][i].strip())] & 0xffffe000);
+                    for (int i = 0; i < 2; i++) bv[i] = Float.intBitsToFloat((int) r[reg(ops[2][i].strip())] & 0xffffe000);
+                    am[g][t] = av[0]; am[g + 8][t] = av[1]; am[g][t + 4] = av[2]; am[g + 8][t + 4] = av[3];
+                    bm[t][g] = bv[0]; bm[t + 4][g] = bv[1];
+                }
                 cm[g][2 * t] = cv[0]; cm[g][2 * t + 1] = cv[1]; cm[g + 8][2 * t] = cv[2]; cm[g + 8][2 * t + 1] = cv[3];
             }
             float[][] d = new float[16][8];
@@ -541,6 +562,13 @@ final class PtxSim {
                 for (int i = 0; i < 4; i++) r[reg(ops[0][i].strip())] = bits(dv[i]);
             }
         }
+    }
+
+    /// f32 bits rounded to bf16 (the high 16 bits: 7 explicit mantissa bits), to nearest with
+    /// ties to even, as `cvt.rn.bf16x2.f32` does; NaN stays NaN (quiet).
+    static int bf16(int bits) {
+        if ((bits & 0x7fffffff) > 0x7f800000) return (bits >>> 16) | 0x40;
+        return (bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16;
     }
 
     /// f32 bits rounded to tf32 (10 explicit mantissa bits), to nearest with ties away from

@@ -1,5 +1,6 @@
 package dev.kiln.codegen.cuda;
 
+import dev.kiln.codegen.cuda.PtxGen.Precision;
 import dev.kiln.ir.Axes;
 import dev.kiln.ir.Builder;
 import dev.kiln.ir.Graph;
@@ -20,9 +21,10 @@ import static dev.kiln.ir.TensorType.f32;
 import static org.junit.jupiter.api.Assertions.*;
 
 /// The tiled GEMM kernels (matmul in each transpose combination, the three implicit-GEMM
-/// convolution forms, split K, a folded epilogue), fp32 and tf32, and the 4-wide elementwise
+/// convolution forms, split K, a folded epilogue), fp32, tf32 and bf16, and the 4-wide elementwise
 /// kernels, run on the CPU by `PtxSim` against the interpreter: shapes past one tile with ragged edges, symbolic batch sizes, stride, padding,
-/// dilation and groups. fp32 within 2e-5 of the largest value; tf32 within 2^-9 of `sum |a*b|`
+/// dilation and groups. fp32 within 2e-5 of the largest value; tf32 and bf16 within 4 times the
+/// rounding error of one input (2^-11, 2^-8) of `sum |a*b|`
 /// (the same graph on `|inputs|`), where one misplaced element of a fragment is far outside.
 class PtxSimTest {
     record Case(String name, Graph graph, Map<String, Integer> dims) {}
@@ -61,13 +63,14 @@ class PtxSimTest {
     @TestFactory List<DynamicTest> tiledGemmsMatchTheInterpreter() {
         List<DynamicTest> tests = new ArrayList<>();
         for (Case c : cases())
-            for (boolean tf32 : new boolean[]{false, true})
-                if (!tf32 || !c.name().equals("elementwise")) tests.add(DynamicTest.dynamicTest(c.name() + (tf32 ? " tf32" : " fp32"), () -> check(c, tf32)));
+            for (Precision precision : Precision.values())
+                if (precision == Precision.FP32 || !c.name().equals("elementwise"))
+                    tests.add(DynamicTest.dynamicTest(c.name() + " " + precision.label(), () -> check(c, precision)));
         return tests;
     }
 
-    static void check(Case c, boolean tf32) {
-        PtxProgram p = PtxGen.generate(Lower.lower(c.graph()), new PtxGen.Options(false, tf32));
+    static void check(Case c, Precision precision) {
+        PtxProgram p = PtxGen.generate(Lower.lower(c.graph()), PtxGen.Options.DEFAULT.withPrecision(precision));
         assertTrue(p.launches().stream().allMatch(l -> l.mode().matches("sgemm.*|implicit-gemm.*|thread v4") || l.entry().endsWith("_zero")),
                 "only GEMM and 4-wide kernels here: " + p.launches().stream().map(Launch::mode).toList());
         List<NdArray> in = GpuParityTest.randomInputs(c.graph(), c.dims(), 5);
@@ -82,7 +85,8 @@ class PtxSimTest {
             double scale = 1;
             for (int i = 0; i < want.get(r).size(); i++) scale = Math.max(scale, Math.abs(want.get(r).getDouble(i)));
             for (int i = 0; i < want.get(r).size(); i++) {
-                double tol = tf32 ? 0x1p-9 * bound.get(r).getDouble(i) + 1e-6 : 2e-5 * scale;
+                // rounded inputs: each product within 2*inputError (+ its square) of the exact one
+                double tol = precision == Precision.FP32 ? 2e-5 * scale : 4 * precision.inputError * bound.get(r).getDouble(i) + 1e-6;
                 assertEquals(want.get(r).getDouble(i), got.get(r).getDouble(i), tol, c.name() + " result #" + r + " element " + i);
             }
         }
@@ -122,6 +126,15 @@ class PtxSimTest {
         assertEquals(0x3f802000, PtxSim.tf32(0x3f801000));               // a tie: away from zero
         assertEquals(0xbf802000, PtxSim.tf32(0xbf801000));
         assertEquals(0x7f800000, PtxSim.tf32(0x7f800000));               // inf stays
+    }
+
+    @Test void bf16RoundsToNearestEven() {
+        assertEquals(0x3f80, PtxSim.bf16(0x3f807fff));                   // below half an ulp: down
+        assertEquals(0x3f80, PtxSim.bf16(0x3f808000));                   // a tie to the even neighbour: down
+        assertEquals(0x3f82, PtxSim.bf16(0x3f818000));                   // a tie to the even neighbour: up
+        assertEquals(0xbf81, PtxSim.bf16(0xbf808001));                   // above half an ulp: away
+        assertEquals(0x7f80, PtxSim.bf16(0x7f7fffff));                   // past the largest bf16: inf
+        assertTrue((PtxSim.bf16(0x7fc00001) & 0x7f) != 0 && (PtxSim.bf16(0x7f800001) & 0x7fff) > 0x7f80); // NaN stays NaN
     }
 
     /// The simulator itself catches what the tests rely on it for: an out-of-bounds access.

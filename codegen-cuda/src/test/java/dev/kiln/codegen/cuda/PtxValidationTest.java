@@ -27,19 +27,20 @@ class PtxValidationTest {
     @org.junit.jupiter.api.Test void fastMathKernelsCompile() {
         for (Graphs.Case c : Graphs.all()) {
             if (!c.name().matches("(exp|log|tanh)_(f32|f16|bf16)|softmax|fused_xent")) continue;
-            PtxProgram p = PtxGen.generate(Lower.lower(c.graph()), new PtxGen.Options(true, false));
+            PtxProgram p = PtxGen.generate(Lower.lower(c.graph()), PtxGen.Options.DEFAULT.withFastMath());
             assertTrue(p.ptx().contains(".approx"), c.name());
             for (String arch : ARCHS) PtxCompiler.compile(p.ptx(), arch);
         }
     }
 
-    /// The other GEMM and convolution paths compile too: tf32 tensor cores for every graph with
-    /// a matmul or convolution, and the convolution loop nests.
-    @TestFactory List<DynamicTest> tf32AndConvLoopPathsCompile() {
+    /// The other GEMM and convolution paths compile too: tf32 and bf16 tensor cores for every
+    /// graph with a matmul or convolution, and the convolution loop nests.
+    @TestFactory List<DynamicTest> tensorCoreAndConvLoopPathsCompile() {
         List<DynamicTest> tests = new ArrayList<>();
         for (Graphs.Case c : Graphs.all()) {
             if (!c.name().matches("matmul_.*|linear_.*|conv.*|fused_(fc|conv|grad|cnn).*|mnist_.*")) continue;
-            tests.add(DynamicTest.dynamicTest(c.name() + " (tf32)", () -> check(c, PtxGen.Options.DEFAULT.withTf32())));
+            for (PtxGen.Precision p : List.of(PtxGen.Precision.TF32, PtxGen.Precision.BF16))
+                tests.add(DynamicTest.dynamicTest(c.name() + " (" + p.label() + ")", () -> check(c, PtxGen.Options.DEFAULT.withPrecision(p))));
             if (Graphs.hasConv(c))
                 tests.add(DynamicTest.dynamicTest(c.name() + " (conv loops)", () -> check(c, PtxGen.Options.DEFAULT.withConvLoops())));
         }
