@@ -11,7 +11,8 @@ import java.util.List;
 /// (a PARAM buffer when the graph returns an input unchanged), `symbols` the dimension symbols,
 /// each bound from axis `symbolAxes.get(s)` of parameter `symbolParams.get(s)`.
 /// Invariant: every buffer a kernel reads is a PARAM or CONST buffer or is written by an
-/// earlier kernel (or earlier in the same kernel).
+/// earlier kernel (or earlier in the same kernel). Equality is by value, constants included
+/// (`KirParser.parse(KirPrinter.print(p))` equals `p`).
 public record KernelProgram(String name, List<Buffer> buffers, List<Kernel> kernels, List<Integer> params,
                             List<Integer> results, List<NdArray> constants, List<String> symbols,
                             List<Integer> symbolParams, List<Integer> symbolAxes, BufferPlan plan) {
@@ -25,6 +26,16 @@ public record KernelProgram(String name, List<Buffer> buffers, List<Kernel> kern
         symbolParams = List.copyOf(symbolParams);
         symbolAxes = List.copyOf(symbolAxes);
     }
+
+    @Override public boolean equals(Object o) {
+        if (!(o instanceof KernelProgram p) || constants.size() != p.constants.size()) return false;
+        for (int i = 0; i < constants.size(); i++) if (!constants.get(i).contentEquals(p.constants.get(i))) return false;
+        return name.equals(p.name) && buffers.equals(p.buffers) && kernels.equals(p.kernels) && params.equals(p.params)
+                && results.equals(p.results) && symbols.equals(p.symbols) && symbolParams.equals(p.symbolParams)
+                && symbolAxes.equals(p.symbolAxes) && plan.equals(p.plan);
+    }
+
+    @Override public int hashCode() { return (name.hashCode() * 31 + buffers.hashCode()) * 31 + kernels.hashCode(); }
 
     @Override public String toString() { return KirPrinter.print(this); }
 }

@@ -11,6 +11,9 @@ import java.util.List;
 /// typed trees. Invariant: every expression has one of the compute types BOOL, I32, I64, F16,
 /// BF16, F32, F64, where F16/BF16 mean "a float rounded to that precision" (storage is the
 /// backend's business); index arithmetic is I32 (tensors hold fewer than 2^31 elements).
+/// Types follow from operands where they can, which lets the text form leave them out: a loop
+/// counter is I32, a load has its buffer's dtype, `Un` and `Bin` their (first) operand's type
+/// (BOOL for ISNAN and comparisons), `Sel` its arms' type.
 public final class Kir {
     private Kir() {}
 
@@ -27,9 +30,9 @@ public final class Kir {
     public record Sym(String name) implements Expr {
         public DType type() { return DType.I32; }
     }
-    /// A loop counter or a local declared by `Let`.
+    /// A loop counter (I32) or a local declared by `Let` (its value's type).
     public record Local(String name, DType type) implements Expr {}
-    /// Element `index` of buffer `buffer`, converted to the compute type `type` of the buffer's dtype.
+    /// Element `index` of buffer `buffer`; `type` is the buffer's dtype.
     public record Load(int buffer, Expr index, DType type) implements Expr {}
     public record Un(UnOp op, Expr x, DType type) implements Expr {}
     /// Comparisons have type BOOL; the others the operands' type.
@@ -63,6 +66,51 @@ public final class Kir {
             case Convert c -> collectLocals(c.x(), out);
             case Rand r -> { collectLocals(r.seed(), out); collectLocals(r.index(), out); }
             case IntConst _, FloatConst _, Sym _ -> {}
+        }
+    }
+
+    /// The buffers kernel `k` reads (loads and library-call operands).
+    public static java.util.Set<Integer> reads(Kernel k) {
+        java.util.Set<Integer> out = new java.util.HashSet<>();
+        for (Stmt s : k.body()) reads(s, out);
+        return out;
+    }
+
+    private static void reads(Stmt s, java.util.Set<Integer> out) {
+        switch (s) {
+            case Loop l -> { reads(l.extent(), out); for (Stmt b : l.body()) reads(b, out); }
+            case Let l -> reads(l.value(), out);
+            case Set l -> reads(l.value(), out);
+            case Store st -> { reads(st.index(), out); reads(st.value(), out); }
+            case Call c -> { out.addAll(c.call().reads()); if (c.epilogue() != null) reads(c.epilogue(), out); }
+        }
+    }
+
+    private static void reads(Expr e, java.util.Set<Integer> out) {
+        switch (e) {
+            case Load l -> { out.add(l.buffer()); reads(l.index(), out); }
+            case Un u -> reads(u.x(), out);
+            case Bin b -> { reads(b.a(), out); reads(b.b(), out); }
+            case Sel s -> { reads(s.cond(), out); reads(s.onTrue(), out); reads(s.onFalse(), out); }
+            case Convert c -> reads(c.x(), out);
+            case Rand r -> { reads(r.seed(), out); reads(r.index(), out); }
+            case IntConst _, FloatConst _, Sym _, Local _ -> {}
+        }
+    }
+
+    /// The buffers kernel `k` writes (stores and library-call outputs).
+    public static java.util.Set<Integer> writes(Kernel k) {
+        java.util.Set<Integer> out = new java.util.HashSet<>();
+        for (Stmt s : k.body()) writes(s, out);
+        return out;
+    }
+
+    private static void writes(Stmt s, java.util.Set<Integer> out) {
+        switch (s) {
+            case Loop l -> { for (Stmt b : l.body()) writes(b, out); }
+            case Store st -> out.add(st.buffer());
+            case Call c -> { out.add(c.call().out()); if (c.epilogue() != null) writes(c.epilogue(), out); }
+            case Let _, Set _ -> {}
         }
     }
 

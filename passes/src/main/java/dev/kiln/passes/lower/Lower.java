@@ -125,7 +125,7 @@ public final class Lower {
         for (int k = kernels.size() - 1; k >= 0; k--) {
             if (!needed.contains(kernelOutputs.get(k))) continue;
             keep[k] = true;
-            needed.addAll(Access.reads(kernels.get(k)));
+            needed.addAll(Kir.reads(kernels.get(k)));
         }
         List<Kernel> kept = new ArrayList<>();
         for (int k = 0; k < keep.length; k++) if (keep[k]) kept.add(kernels.get(k));
@@ -1006,52 +1006,6 @@ public final class Lower {
                 inner.add(l);
             }
             throw new IllegalStateException("empty nest");
-        }
-    }
-
-    /// What a kernel reads and writes.
-    static final class Access {
-        static java.util.Set<Integer> reads(Kernel k) {
-            java.util.Set<Integer> out = new HashSet<>();
-            for (Stmt s : k.body()) reads(s, out);
-            return out;
-        }
-
-        static void reads(Stmt s, java.util.Set<Integer> out) {
-            switch (s) {
-                case Loop l -> { reads(l.extent(), out); for (Stmt b : l.body()) reads(b, out); }
-                case Let l -> reads(l.value(), out);
-                case Set l -> reads(l.value(), out);
-                case Store st -> { reads(st.index(), out); reads(st.value(), out); }
-                case Call c -> { out.addAll(c.call().reads()); if (c.epilogue() != null) reads(c.epilogue(), out); }
-            }
-        }
-
-        static void reads(Expr e, java.util.Set<Integer> out) {
-            switch (e) {
-                case Load l -> { out.add(l.buffer()); reads(l.index(), out); }
-                case Un u -> reads(u.x(), out);
-                case Bin b -> { reads(b.a(), out); reads(b.b(), out); }
-                case Sel s -> { reads(s.cond(), out); reads(s.onTrue(), out); reads(s.onFalse(), out); }
-                case Convert c -> reads(c.x(), out);
-                case Rand r -> { reads(r.seed(), out); reads(r.index(), out); }
-                case IntConst _, FloatConst _, Sym _, Local _ -> {}
-            }
-        }
-
-        static java.util.Set<Integer> writes(Kernel k) {
-            java.util.Set<Integer> out = new HashSet<>();
-            for (Stmt s : k.body()) writes(s, out);
-            return out;
-        }
-
-        static void writes(Stmt s, java.util.Set<Integer> out) {
-            switch (s) {
-                case Loop l -> { for (Stmt b : l.body()) writes(b, out); }
-                case Store st -> out.add(st.buffer());
-                case Call c -> { out.add(c.call().out()); if (c.epilogue() != null) writes(c.epilogue(), out); }
-                case Let _, Set _ -> {}
-            }
         }
     }
 }

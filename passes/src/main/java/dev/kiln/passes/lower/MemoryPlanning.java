@@ -8,34 +8,24 @@ import dev.kiln.runtime.DType;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 
 /// Memory planning: assigns the TEMP buffers of a lowered graph to shared typed slots.
 final class MemoryPlanning {
     private MemoryPlanning() {}
 
     /// Greedy first-fit in definition order, preferring the free slot whose estimated size is
-    /// closest above the buffer's (symbols estimated at 64).
+    /// closest above the buffer's (symbols estimated at 64). The plan's other fields follow from
+    /// the slots (`BufferPlan.of`), as they do when a plan is read back from text.
     static BufferPlan plan(List<Buffer> buffers, List<Kernel> kernels, List<Integer> results) {
         int n = buffers.size();
-        int[] first = new int[n], last = new int[n];
-        java.util.Arrays.fill(first, -1);
-        java.util.Arrays.fill(last, -1);
-        for (int k = 0; k < kernels.size(); k++) {
-            for (int b : Lower.Access.writes(kernels.get(k))) {
-                if (first[b] < 0) first[b] = k;
-                last[b] = Math.max(last[b], k);
-            }
-            for (int b : Lower.Access.reads(kernels.get(k))) last[b] = Math.max(last[b], k);
-        }
+        int[][] live = BufferPlan.liveRanges(n, kernels);
+        int[] first = live[0], last = live[1];
         java.util.Set<Integer> resultSet = new HashSet<>(results);
         int[] slotOf = new int[n];
         java.util.Arrays.fill(slotOf, -1);
         List<DType> types = new ArrayList<>();
-        List<List<Integer>> members = new ArrayList<>();
         List<Long> estimate = new ArrayList<>();
         List<Integer> busyUntil = new ArrayList<>();
-        Map<String, Integer> guess = new java.util.HashMap<>();
         Integer[] order = new Integer[n];
         for (int i = 0; i < n; i++) order[i] = i;
         java.util.Arrays.sort(order, (a, b) -> Integer.compare(first[a], first[b]));
@@ -51,16 +41,14 @@ final class MemoryPlanning {
             if (best < 0) {
                 best = types.size();
                 types.add(buf.dtype());
-                members.add(new ArrayList<>());
                 estimate.add(0L);
                 busyUntil.add(-1);
             }
             slotOf[b] = best;
-            members.get(best).add(b);
             estimate.set(best, Math.max(estimate.get(best), size));
             busyUntil.set(best, last[b]);
         }
-        return new BufferPlan(slotOf, types, members.stream().map(List::copyOf).toList(), first, last);
+        return BufferPlan.of(slotOf, buffers, kernels);
     }
 
     /// Prefer a slot already big enough (the smallest such), else the biggest.
