@@ -175,7 +175,8 @@ public final class Printer {
         return isBareName(name) && !isAllDigits(name) ? name : quote(name);
     }
 
-    static String graphName(String name) { return isBareName(name) ? name : quote(name); }
+    /// A graph (or kernel program) name as written after `@`: bare or quoted.
+    public static String graphName(String name) { return isBareName(name) ? name : quote(name); }
 
     static boolean isNameChar(int c) { return Character.isLetterOrDigit(c) || c == '_' || c == '.'; }
 
@@ -192,7 +193,7 @@ public final class Printer {
     }
 
     /// A string literal: `"..."` with `\"`, `\\`, `\n`, `\t`, `\r` and four-hex-digit unicode escapes for control characters.
-    static String quote(String s) {
+    public static String quote(String s) {
         StringBuilder b = new StringBuilder("\"");
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
@@ -233,7 +234,7 @@ public final class Printer {
 
     /// Flat values in row-major order; the shape is in the result type. Floats narrower than f64
     /// print their shortest float form (`0.1`, not `0.10000000149011612`), which reads back exactly.
-    private static String dense(DenseData d) {
+    public static String dense(DenseData d) {
         StringBuilder s = new StringBuilder("[");
         for (int i = 0; i < d.size(); i++) {
             if (i > 0) s.append(',');
