@@ -48,7 +48,7 @@ class OpGoldenBackendTest {
                 })));
     }
 
-    private static boolean symbolsBoundByInputs(Graph g) {
+    static boolean symbolsBoundByInputs(Graph g) {
         java.util.Set<String> bound = new java.util.HashSet<>();
         for (Value p : g.params()) for (Dim d : p.type().shape().dims()) if (d instanceof Dim.Sym(String s)) bound.add(s);
         for (Value v : g.body())

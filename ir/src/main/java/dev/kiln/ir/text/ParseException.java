@@ -23,7 +23,7 @@ public final class ParseException extends RuntimeException {
     private final List<Diagnostic> diagnostics;
 
     /// `lines.get(i)` is the source line of diagnostic i (null when unknown), shown under it.
-    ParseException(List<Diagnostic> diagnostics, List<String> lines) {
+    public ParseException(List<Diagnostic> diagnostics, List<String> lines) {
         super(render(diagnostics, lines));
         if (diagnostics.isEmpty()) throw new IllegalArgumentException("a parse error needs a diagnostic");
         this.diagnostics = List.copyOf(diagnostics);
