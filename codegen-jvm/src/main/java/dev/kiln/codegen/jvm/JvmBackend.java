@@ -5,6 +5,7 @@ import dev.kiln.codegen.jvm.rt.KernelSet;
 import dev.kiln.codegen.jvm.rt.PlanExecutable;
 import dev.kiln.codegen.jvm.rt.Pool;
 import dev.kiln.ir.Graph;
+import dev.kiln.ir.TensorType;
 import dev.kiln.passes.GraphDump;
 import dev.kiln.ir.kernel.KernelProgram;
 import dev.kiln.ir.kernel.KirPrinter;
@@ -16,6 +17,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import java.util.List;
 
 /// The JVM backend: graph -> kernel IR (`Lower`) -> bytecode (`BytecodeGen`) and its `Plan`
 /// (`PlanBuilder`) -> a hidden class -> `PlanExecutable`, the same executor a standalone jar
@@ -58,6 +60,13 @@ public final class JvmBackend {
             }));
         }
         return exe;
+    }
+
+    /// Compiles a kernel program that comes without its graph (one that `KirParser` read, say),
+    /// given the types of its parameters and results (its buffers are flat), to run on this JVM.
+    public static PlanExecutable compile(KernelProgram p, List<TensorType> paramTypes, List<TensorType> resultTypes) {
+        String className = "dev/kiln/codegen/jvm/Kernels_" + p.name().replaceAll("[^A-Za-z0-9_]", "_");
+        return PlanBuilder.load(PlanBuilder.build(p, paramTypes, resultTypes, className), Pool.shared());
     }
 
     /// Adds `NN-bytecode.txt` to `dump` (when not null): the generated class, javap-style.

@@ -46,11 +46,34 @@ public final class PlanBuilder {
 
     /// Generates `p`, the lowered `g`, as `className`, adding the bytecode to `dump` (null: no dump).
     static Compiled generate(Graph g, KernelProgram p, String className, GraphDump dump) {
+        return generate(p, g.params().stream().map(Value::type).toList(), g.resultTypes(), className, dump);
+    }
+
+    /// Generates a kernel program that comes without its graph (one that `KirParser` read, say)
+    /// as `className`. Its buffers are flat, so the caller gives the types of its parameters and
+    /// results: the plan checks inputs against them and shapes the results by them.
+    public static Compiled build(KernelProgram p, List<TensorType> paramTypes, List<TensorType> resultTypes, String className) {
+        check(p, p.params(), paramTypes, "parameter");
+        check(p, p.results(), resultTypes, "result");
+        return generate(p, paramTypes, resultTypes, className, null);
+    }
+
+    private static void check(KernelProgram p, List<Integer> buffers, List<TensorType> types, String what) {
+        if (buffers.size() != types.size())
+            throw new IllegalArgumentException("@" + p.name() + " has " + buffers.size() + " " + what + "s, but " + types.size() + " types are given");
+        for (int i = 0; i < types.size(); i++)
+            if (p.buffers().get(buffers.get(i)).dtype() != types.get(i).dtype())
+                throw new IllegalArgumentException("@" + p.name() + " " + what + " " + i + " is " + p.buffers().get(buffers.get(i)).dtype()
+                        + ", but its type is given as " + types.get(i));
+    }
+
+    private static Compiled generate(KernelProgram p, List<TensorType> paramTypes, List<TensorType> resultTypes, String className,
+                                     GraphDump dump) {
         long t0 = System.nanoTime();
         BytecodeGen gen = new BytecodeGen(p, className);
         byte[] bytes = gen.generate();
         JvmBackend.dump(dump, bytes, System.nanoTime() - t0);
-        return new Compiled(p, className, bytes, plan(g, p, gen.tasks));
+        return new Compiled(p, className, bytes, plan(p, paramTypes, resultTypes, gen.tasks));
     }
 
     /// An executable over `c`'s class defined as a hidden class in this JVM.
@@ -60,18 +83,19 @@ public final class PlanBuilder {
         return new PlanExecutable(c.plan(), JvmBackend.define(c.classBytes()), c.constants(), pool);
     }
 
-    static Plan plan(Graph g, KernelProgram p, List<BytecodeGen.Task> tasks) {
+    /// The plan of `p`; a parameter is named as its buffer (the graph's parameter name).
+    static Plan plan(KernelProgram p, List<TensorType> paramTypes, List<TensorType> resultTypes, List<BytecodeGen.Task> tasks) {
         List<String> symbols = p.symbols();
         List<Plan.Param> params = new ArrayList<>();
-        for (int i = 0; i < g.params().size(); i++) {
-            TensorType t = g.params().get(i).type();
-            params.add(new Plan.Param(g.paramNames().get(i), t.dtype(), dims(t, symbols), p.params().get(i), Plan.Role.INPUT, -1));
+        for (int i = 0; i < paramTypes.size(); i++) {
+            TensorType t = paramTypes.get(i);
+            int b = p.params().get(i);
+            params.add(new Plan.Param(p.buffers().get(b).name(), t.dtype(), dims(t, symbols), b, Plan.Role.INPUT, -1));
         }
         List<Plan.Result> results = new ArrayList<>();
-        List<Value> rs = g.results();
-        for (int r = 0; r < rs.size(); r++) {
-            TensorType t = rs.get(r).type();
-            results.add(new Plan.Result(rs.size() == 1 ? "output" : "output" + r, t.dtype(), dims(t, symbols), p.results().get(r)));
+        for (int r = 0; r < resultTypes.size(); r++) {
+            TensorType t = resultTypes.get(r);
+            results.add(new Plan.Result(resultTypes.size() == 1 ? "output" : "output" + r, t.dtype(), dims(t, symbols), p.results().get(r)));
         }
         List<Plan.Buffer> buffers = new ArrayList<>();
         for (int b = 0; b < p.buffers().size(); b++) {
@@ -92,7 +116,7 @@ public final class PlanBuilder {
             if (t.stmt() instanceof Call c) flops = Kir.size(flops(c.call()), symbols);
             planTasks.add(new Plan.Task(t.kernel(), kind, extent, work, flops, Kir.size(bytes(p, t.stmt()), symbols)));
         }
-        return new Plan(g.name(), symbols, params, results, buffers, p.plan().slotTypes(), kernels, planTasks);
+        return new Plan(p.name(), symbols, params, results, buffers, p.plan().slotTypes(), kernels, planTasks);
     }
 
     private static int[] dims(TensorType t, List<String> symbols) {
