@@ -17,15 +17,19 @@ import dev.kiln.ir.Graph;
 import dev.kiln.ir.IrError;
 import dev.kiln.ir.Loc;
 import dev.kiln.ir.Verifier;
+import dev.kiln.ir.kernel.KernelProgram;
+import dev.kiln.ir.kernel.KirParser;
 import dev.kiln.ir.text.ParseException;
 import dev.kiln.ir.text.Parser;
 
-/// A `.kir` file as the commands read it: its text, parsed and verified into graphs. `name` is
-/// the path as the user wrote it (`-` reads standard input, named `<stdin>`), so that
-/// diagnostics point where the user can click. Invariant: `graphs` is non-empty and every graph
-/// in it passed the verifier; a file that does not get that far throws a `CliException` whose
-/// diagnostics list every error, each `file:line:col: error: ...`.
-record KirFile(String name, String text, List<Graph> graphs) {
+/// A `.kir` file as the commands read it: its text, parsed and verified into graphs, or, for
+/// kernel IR (the text a dump's `NN-kernels.txt` holds, starting with `program`), parsed into
+/// a kernel program. `name` is the path as the user wrote it (`-` reads standard input, named
+/// `<stdin>`), so that diagnostics point where the user can click. Invariant: either `graphs` is
+/// non-empty and every graph in it passed the verifier, or `kernels` is not null; a file that
+/// does not get that far throws a `CliException` whose diagnostics list every error, each
+/// `file:line:col: error: ...`.
+record KirFile(String name, String text, List<Graph> graphs, KernelProgram kernels) {
     /// Larger files are refused before they are read: the parser holds the whole text (two bytes
     /// a character) plus the graph, and no real IR file comes near this.
     static final long MAX_BYTES = 256L << 20;
@@ -40,6 +44,7 @@ record KirFile(String name, String text, List<Graph> graphs) {
         String text = decode(name, path.equals("-") ? readStdin() : readFile(path));
         List<Graph> graphs;
         try {
+            if (isKernelIr(text)) return new KirFile(name, text, List.of(), KirParser.parse(text, name));
             graphs = Parser.parseAll(text, name);
         } catch (ParseException e) {
             // The message lists every diagnostic, each with its source line and a caret.
@@ -54,12 +59,24 @@ record KirFile(String name, String text, List<Graph> graphs) {
         for (Graph g : graphs)
             for (IrError e : Verifier.check(g)) errors.add(verifierDiagnostic(name, text, g, e));
         if (!errors.isEmpty()) throw new CliException(summary(name, errors.size()), errors);
-        return new KirFile(name, text, graphs);
+        return new KirFile(name, text, graphs, null);
+    }
+
+    /// Whether the first word of `text`, past blank lines and `//` comments, is `program`.
+    private static boolean isKernelIr(String text) {
+        for (String line : text.lines().toList()) {
+            String l = line.strip();
+            if (l.isEmpty() || l.startsWith("//")) continue;
+            return l.equals("program") || l.startsWith("program ");
+        }
+        return false;
     }
 
     /// The one graph a command works on: the graph named `graphName`, or the only one when
     /// `graphName` is null.
     Graph graph(String graphName) {
+        if (kernels != null)
+            throw new CliException(name + " holds kernel IR (program @" + kernels.name() + "), not graphs; 'kiln ir check' and 'kiln ir print' read it");
         List<String> names = graphs.stream().map(g -> "@" + g.name()).toList();
         if (graphName == null) {
             if (graphs.size() == 1) return graphs.getFirst();

@@ -28,8 +28,11 @@ import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
 import dev.kiln.ir.Verifier;
 import dev.kiln.ir.interp.Interpreter;
+import dev.kiln.ir.kernel.KernelProgram;
+import dev.kiln.ir.kernel.KirPrinter;
 import dev.kiln.ir.text.Parser;
 import dev.kiln.ir.text.Printer;
+import dev.kiln.passes.lower.Lower;
 import dev.kiln.runtime.DType;
 import dev.kiln.runtime.NdArray;
 import dev.kiln.runtime.Npy;
@@ -135,6 +138,29 @@ class IrCommandsTest {
         // a location in another file: placed at the graph's header, keeping its own location
         IrError elsewhere = new IrError(Loc.of("Mlp.java", 18), "%0: bad");
         assertEquals("g.kir:1:1: error: at Mlp.java:18: %0: bad", KirFile.verifierDiagnostic("g.kir", text, g, elsewhere));
+    }
+
+    /// Kernel IR (what a dump's `NN-kernels.txt` holds): `check` parses it, `print` gives it back,
+    /// an error names its line and column, and the graph commands say what the file holds.
+    @Test void checkAndPrintReadKernelIr() throws Exception {
+        KernelProgram p = Lower.lower(Parser.parse(Files.readString(Examples.file("mlp.kir")), "mlp.kir"));
+        String text = KirPrinter.print(p);
+        Path kernels = write("07-kernels.txt", text);
+        Result r = MainTest.run("ir", "check", kernels.toString());
+        assertEquals(kernels + ": ok (kernel program @mlp, " + p.kernels().size() + " kernels, " + p.buffers().size() + " buffers)\n",
+                r.out(), r.err());
+        assertEquals(text, MainTest.run("ir", "print", kernels.toString()).out());
+
+        int at = text.indexOf("relu("), line = 1 + (int) text.substring(0, at).chars().filter(c -> c == '\n').count();
+        int column = at - text.lastIndexOf('\n', at);
+        Path bad = write("bad-kernels.txt", text.replaceFirst("relu\\(", "frob("));
+        r = MainTest.run("ir", "check", bad.toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains(bad + ":" + line + ":" + column + ": error: unknown function 'frob'"), r.err());
+
+        r = MainTest.run("ir", "run", kernels.toString(), "--random-inputs");
+        assertEquals("kiln: error: " + kernels + " holds kernel IR (program @mlp), not graphs; 'kiln ir check' and 'kiln ir print' read it",
+                r.errLines().getLast());
     }
 
     // ---- print -------------------------------------------------------------------------------
