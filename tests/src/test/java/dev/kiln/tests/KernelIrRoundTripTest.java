@@ -3,6 +3,7 @@ package dev.kiln.tests;
 import dev.kiln.Kiln;
 import dev.kiln.Tensor;
 import dev.kiln.TrainStep;
+import dev.kiln.examples.mnist.MnistNet;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.IrError;
 import dev.kiln.ir.kernel.KernelProgram;
@@ -10,9 +11,7 @@ import dev.kiln.ir.kernel.KirParser;
 import dev.kiln.ir.kernel.KirPrinter;
 import dev.kiln.ir.text.KirFiles;
 import dev.kiln.ir.text.Parser;
-import dev.kiln.nn.Conv2d;
 import dev.kiln.nn.CrossEntropyLoss;
-import dev.kiln.nn.Linear;
 import dev.kiln.nn.Module;
 import dev.kiln.optim.Adam;
 import dev.kiln.passes.PassManager;
@@ -30,8 +29,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.LongStream;
 import java.util.stream.Stream;
-
-import static dev.kiln.nn.Functional.maxPool2d;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -70,20 +67,10 @@ class KernelIrRoundTripTest {
         }
     }
 
-    /// The seed's CNN (as the demo's), its train step with cross-entropy and Adam, and its forward pass.
+    /// The seed's CNN (`examples/mnist/MnistNet`, as the demo's), its train step with cross-entropy and Adam, and its forward pass.
     @Test void mnistTrainStep() {
         Kiln.manualSeed(0);
-        Module model = new Module() {
-            final Conv2d conv1 = register("conv1", new Conv2d(1, 32, 3, 1, 1));
-            final Conv2d conv2 = register("conv2", new Conv2d(32, 64, 3, 1, 1));
-            final Linear fc = register("fc", new Linear(64 * 7 * 7, 10));
-
-            @Override public Tensor forward(Tensor x) {
-                x = maxPool2d(conv1.forward(x).relu(), 2);
-                x = maxPool2d(conv2.forward(x).relu(), 2);
-                return fc.forward(x.flatten(1));
-            }
-        };
+        Module model = new MnistNet();
         Tensor x = Tensor.randn(8, 1, 28, 28), y = Tensor.randint(0, 10, 8);
         TrainStep step = Kiln.compileTrainStep(model, new CrossEntropyLoss(), new Adam(model.parameters(), 1e-3), x, y);
         bothForms(step.graph());

@@ -3,6 +3,8 @@ package dev.kiln.ir.kernel;
 import dev.kiln.ir.DenseData;
 import dev.kiln.ir.kernel.Kir.*;
 import dev.kiln.ir.text.ParseException;
+import dev.kiln.ir.text.Parser;
+import dev.kiln.ir.text.Printer;
 import dev.kiln.runtime.DType;
 import dev.kiln.runtime.NdArray;
 
@@ -187,36 +189,11 @@ public final class KirParser {
     /// A string literal as `Printer.quote` writes it.
     private String string() {
         spaces();
-        int at = pos;
         if (ch() != '"') throw expected("a string");
-        pos++;
-        StringBuilder s = new StringBuilder();
-        while (true) {
-            if (pos >= n || src.charAt(pos) == '\n') throw error(at, "unterminated string");
-            char c = src.charAt(pos++);
-            if (c == '"') return s.toString();
-            if (c != '\\') {
-                s.append(c);
-                continue;
-            }
-            char e = pos < n ? src.charAt(pos++) : '?';
-            switch (e) {
-                case '"', '\\' -> s.append(e);
-                case 'n' -> s.append('\n');
-                case 't' -> s.append('\t');
-                case 'r' -> s.append('\r');
-                case 'u' -> {
-                    if (pos + 4 > n) throw error(pos, "expected four hex digits after '\\u'");
-                    try {
-                        s.append((char) Integer.parseInt(src.substring(pos, pos + 4), 16));
-                    } catch (NumberFormatException x) {
-                        throw error(pos, "expected four hex digits after '\\u'");
-                    }
-                    pos += 4;
-                }
-                default -> throw error(pos - 2, "unknown escape in string; use \\\", \\\\, \\n, \\t, \\r or \\uXXXX");
-            }
-        }
+        Printer.Unquoted u = Printer.unquote(src, pos);
+        pos = u.end();
+        if (u.error() != null) throw error(u.errorAt(), u.error());
+        return u.value();
     }
 
     // ---- program -------------------------------------------------------------------------
@@ -287,11 +264,11 @@ public final class KirParser {
 
     /// `b2: f32[(B * 4)] temp "%0" slot 0`, `b0: f32[(B * 4)] param 0 "x" (B = axis 0) result 1`.
     private void buffer(Binding bound, List<Integer> results, List<Integer> slotOf, List<Integer> paramBuffer) {
-        int id = buffers.size();
-        if (!src.startsWith("b" + id, pos) || isWordChar(pos + 1 + Integer.toString(id).length() < n
-                ? src.charAt(pos + 1 + Integer.toString(id).length()) : EOF))
+        int id = buffers.size(), at = here();
+        if (!("b" + id).equals(word())) {
+            pos = at;
             throw expected("buffer b" + id + " (buffers are numbered in order)");
-        pos += 1 + Integer.toString(id).length();
+        }
         expect(':', "':' after b" + id);
         spaces();
         DType dtype = dtype();
@@ -396,8 +373,8 @@ public final class KirParser {
                     case I32 -> a.setLong(i, Integer.parseInt(v));
                     case I64 -> a.setLong(i, Long.parseLong(v));
                     // the shortest float text reads back to the same bits
-                    case F64 -> a.setDouble(i, parseDouble(v));
-                    case F32, F16, BF16 -> a.setDouble(i, parseFloat(v));
+                    case F64 -> a.setDouble(i, Parser.parseDouble(v));
+                    case F32, F16, BF16 -> a.setDouble(i, Parser.parseFloat(v));
                 }
             } catch (NumberFormatException e) {
                 throw error(valueAt, "expected a " + dtype + " value, found '" + v + "'");
@@ -415,23 +392,6 @@ public final class KirParser {
         int start = pos;
         while (pos < n && " \t\r\n,]".indexOf(src.charAt(pos)) < 0) pos++;
         return src.substring(start, pos);
-    }
-
-    /// `Printer.number` spellings: `inf`, `-inf`, `nan` or a decimal.
-    private static double parseDouble(String v) {
-        return switch (v) {
-            case "inf" -> Double.POSITIVE_INFINITY;
-            case "-inf" -> Double.NEGATIVE_INFINITY;
-            case "nan" -> Double.NaN;
-            default -> Double.parseDouble(v);
-        };
-    }
-
-    private static float parseFloat(String v) {
-        return switch (v) {
-            case "inf", "-inf", "nan" -> (float) parseDouble(v);
-            default -> Float.parseFloat(v);
-        };
     }
 
     // ---- kernels and statements ----------------------------------------------------------

@@ -948,7 +948,8 @@ public final class Parser {
         }
     }
 
-    private static double parseDouble(String text) {
+    /// A number as `Printer.number` writes it (`inf`, `-inf` and `nan` included).
+    public static double parseDouble(String text) {
         return switch (text) {
             case "inf" -> Double.POSITIVE_INFINITY;
             case "-inf" -> Double.NEGATIVE_INFINITY;
@@ -1014,7 +1015,8 @@ public final class Parser {
         return new DenseData(a);
     }
 
-    private static float parseFloat(String text) {
+    /// As `parseDouble`, to the nearest float: the shortest float text of a value reads back to the same bits.
+    public static float parseFloat(String text) {
         return switch (text) {
             case "inf" -> Float.POSITIVE_INFINITY;
             case "-inf" -> Float.NEGATIVE_INFINITY;
@@ -1023,39 +1025,12 @@ public final class Parser {
         };
     }
 
-    /// A string literal with `\"`, `\\`, `\n`, `\t`, `\r` and four-hex-digit unicode escapes, on one line.
+    /// A string literal (`Printer.unquote`).
     private String string() {
-        int at = pos++;
-        StringBuilder s = new StringBuilder();
-        while (true) {
-            if (pos >= n || src.charAt(pos) == '\n') throw fail(at, "unterminated string");
-            char c = src.charAt(pos++);
-            if (c == '"') return s.toString();
-            if (c != '\\') {
-                s.append(c);
-                continue;
-            }
-            int e = ch();
-            pos++;
-            switch (e) {
-                case '"' -> s.append('"');
-                case '\\' -> s.append('\\');
-                case 'n' -> s.append('\n');
-                case 't' -> s.append('\t');
-                case 'r' -> s.append('\r');
-                case 'u' -> {
-                    int v = 0;
-                    for (int i = 0; i < 4; i++) {
-                        int d = pos < n ? Character.digit(src.charAt(pos), 16) : -1;
-                        if (d < 0) throw fail(pos, "expected four hex digits after '\\u'");
-                        v = v * 16 + d;
-                        pos++;
-                    }
-                    s.append((char) v);
-                }
-                default -> throw fail(pos - 2, "unknown escape in string; use \\\", \\\\, \\n, \\t, \\r or \\uXXXX");
-            }
-        }
+        Printer.Unquoted u = Printer.unquote(src, pos);
+        pos = u.end();
+        if (u.error() != null) throw fail(u.errorAt(), u.error());
+        return u.value();
     }
 
     // ---- types and locations -------------------------------------------------------------

@@ -212,6 +212,48 @@ public final class Printer {
         return b.append('"').toString();
     }
 
+    /// A string literal read back (see `unquote`): its value and the index after its closing
+    /// quote, or, when it is malformed, `error` (not null), where it is (`errorAt`) and where
+    /// reading stopped (`end`).
+    public record Unquoted(String value, int end, int errorAt, String error) {}
+
+    /// The string literal that starts at `src[at]` (a `"`), as `quote` writes it, on one line.
+    public static Unquoted unquote(String src, int at) {
+        int n = src.length(), pos = at + 1;
+        StringBuilder s = new StringBuilder();
+        while (true) {
+            if (pos >= n || src.charAt(pos) == '\n') return new Unquoted(null, pos, at, "unterminated string");
+            char c = src.charAt(pos++);
+            if (c == '"') return new Unquoted(s.toString(), pos, -1, null);
+            if (c != '\\') {
+                s.append(c);
+                continue;
+            }
+            int e = pos < n ? src.charAt(pos) : -1;
+            pos++;
+            switch (e) {
+                case '"' -> s.append('"');
+                case '\\' -> s.append('\\');
+                case 'n' -> s.append('\n');
+                case 't' -> s.append('\t');
+                case 'r' -> s.append('\r');
+                case 'u' -> {
+                    int v = 0;
+                    for (int i = 0; i < 4; i++) {
+                        int d = pos < n ? Character.digit(src.charAt(pos), 16) : -1;
+                        if (d < 0) return new Unquoted(null, pos, pos, "expected four hex digits after '\\u'");
+                        v = v * 16 + d;
+                        pos++;
+                    }
+                    s.append((char) v);
+                }
+                default -> {
+                    return new Unquoted(null, pos, pos - 2, "unknown escape in string; use \\\", \\\\, \\n, \\t, \\r or \\uXXXX");
+                }
+            }
+        }
+    }
+
     /// An attribute value: numbers, `inf`/`-inf`/`nan`, quoted strings, dtypes, `[1,0]` lists,
     /// dense data as its flat values.
     static String literal(Object value) {
