@@ -239,9 +239,13 @@ public final class KirParser {
             constants.add(constant(constants.size()));
             skipBlank();
         }
-        for (Buffer b : buffers)
-            if (b.kind() == BufferKind.CONST && b.index() >= constants.size())
+        for (Buffer b : buffers) {
+            if (b.kind() != BufferKind.CONST) continue;
+            if (b.index() >= constants.size())
                 throw error(pos, "buffer b" + b.id() + " holds constant " + b.index() + ", which is not given (expected 'const " + b.index() + ": ...')");
+            if (constants.get(b.index()).dtype() != b.dtype())
+                throw error(pos, "buffer b" + b.id() + " is " + b.dtype() + ", but constant " + b.index() + " is " + constants.get(b.index()).dtype());
+        }
 
         List<Kernel> kernels = new ArrayList<>();
         while (pos < n) {
