@@ -49,6 +49,8 @@ record KirFile(String name, String text, List<Graph> graphs, KernelProgram kerne
         } catch (ParseException e) {
             // The message lists every diagnostic, each with its source line and a caret.
             throw new CliException(summary(name, e.diagnostics().size()), List.of(e.getMessage()));
+        } catch (IrError e) { // kernel IR that parses but breaks a rule of KirVerifier: one error, at its kernel's line
+            throw new CliException(summary(name, 1), List.of(e.getMessage()));
         }
         if (graphs.isEmpty()) {
             int end = 1 + (int) text.chars().filter(c -> c == '\n').count();

@@ -158,6 +158,18 @@ class IrCommandsTest {
         assertEquals(1, r.code());
         assertTrue(r.err().contains(bad + ":" + line + ":" + column + ": error: unknown function 'frob'"), r.err());
 
+        // text that parses but breaks a rule of the kernel IR (a kernel stores into an input): at its kernel's line
+        String firstStore = text.substring(text.indexOf("\nkernel ")).lines().filter(l -> l.strip().matches("b\\d+\\[.*\\] = .*"))
+                .findFirst().orElseThrow().strip();
+        int kernelAt = text.lastIndexOf("\nkernel ", text.indexOf(firstStore)) + 1;
+        String header = text.substring(kernelAt + "kernel ".length()).split("\\s")[0];
+        int kernelLine = 1 + (int) text.substring(0, kernelAt).chars().filter(c -> c == '\n').count();
+        Path input = write("input-kernels.txt", text.replace(firstStore, firstStore.replaceFirst("^b\\d+\\[", "b0[")));
+        r = MainTest.run("ir", "check", input.toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains(input + ":" + kernelLine + ": error: program @mlp, kernel " + header + " "), r.err());
+        assertTrue(r.err().contains("writes b0, a param buffer"), r.err());
+
         r = MainTest.run("ir", "run", kernels.toString(), "--random-inputs");
         assertEquals("kiln: error: " + kernels + " holds kernel IR (program @mlp), not graphs; 'kiln ir check' and 'kiln ir print' read it",
                 r.errLines().getLast());

@@ -9,6 +9,7 @@ import dev.kiln.ir.IrError;
 import dev.kiln.ir.kernel.KernelProgram;
 import dev.kiln.ir.kernel.KirParser;
 import dev.kiln.ir.kernel.KirPrinter;
+import dev.kiln.ir.kernel.KirVerifier;
 import dev.kiln.ir.text.KirFiles;
 import dev.kiln.ir.text.Parser;
 import dev.kiln.nn.CrossEntropyLoss;
@@ -94,6 +95,7 @@ class KernelIrRoundTripTest {
     }
 
     static void roundTrip(KernelProgram p) {
+        KirVerifier.verify(p);
         String text = KirPrinter.print(p);
         KernelProgram back = KirParser.parse(text, "round-trip.txt");
         assertEquals(text, KirPrinter.print(back), "prints back to the same text");

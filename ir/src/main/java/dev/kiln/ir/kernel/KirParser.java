@@ -51,10 +51,16 @@ public final class KirParser {
 
     // ---- errors --------------------------------------------------------------------------
 
+    /// The 1-based line of offset `at`.
+    private int lineOf(int at) {
+        int line = 1;
+        for (int i = 0; i < Math.min(at, n); i++) if (src.charAt(i) == '\n') line++;
+        return line;
+    }
+
     private ParseException error(int at, String message) {
         at = Math.min(at, n);
-        int lineStart = src.lastIndexOf('\n', at - 1) + 1, line = 1;
-        for (int i = 0; i < lineStart; i++) if (src.charAt(i) == '\n') line++;
+        int lineStart = src.lastIndexOf('\n', at - 1) + 1, line = lineOf(lineStart);
         int end = src.indexOf('\n', lineStart);
         String text = src.substring(lineStart, end < 0 ? n : end).stripTrailing();
         return new ParseException(List.of(new ParseException.Diagnostic(file, line, at - lineStart + 1, message)),
@@ -248,14 +254,19 @@ public final class KirParser {
         }
 
         List<Kernel> kernels = new ArrayList<>();
+        List<Integer> kernelLines = new ArrayList<>();
         while (pos < n) {
+            kernelLines.add(lineOf(pos));
             kernels.add(kernel());
             skipBlank();
         }
         int[] slots = slotOf.stream().mapToInt(Integer::intValue).toArray();
-        return new KernelProgram(name, buffers, kernels, paramBuffer, results, constants, symbols,
+        KernelProgram p = new KernelProgram(name, buffers, kernels, paramBuffer, results, constants, symbols,
                 Arrays.stream(bound.param).boxed().toList(), Arrays.stream(bound.axis).boxed().toList(),
                 BufferPlan.of(slots, buffers, kernels));
+        // what the grammar cannot say (types, scopes, who writes a buffer first), at the kernel's line
+        KirVerifier.verify(p, k -> dev.kiln.ir.Loc.of(file, k < 0 ? 1 : kernelLines.get(k)));
+        return p;
     }
 
     /// For each symbol, the parameter and axis that bind it (-1 until a buffer line says).

@@ -70,6 +70,15 @@ public final class KirPrinter {
         return s.toString();
     }
 
+    /// The first line of `st` as printed, without indentation: a loop's header, a call without
+    /// its epilogue (for error messages).
+    public static String line(Stmt st) {
+        StringBuilder s = new StringBuilder();
+        stmt(st instanceof Loop l ? new Loop(l.var(), l.extent(), List.of()) : st instanceof Call c ? new Call(c.call(), null) : st, 0, s);
+        String first = s.toString().lines().findFirst().orElse("").strip();
+        return first.endsWith(" {") ? first.substring(0, first.length() - 2) : first;
+    }
+
     static void stmt(Stmt st, int depth, StringBuilder s) {
         String pad = "  ".repeat(depth);
         switch (st) {

@@ -93,6 +93,7 @@ class KirParserTest {
                 new Call(new Conv(ConvForm.GRAD_WEIGHT, 0, 4, 2, i32(1), geom, F32), null));
         List<Stmt> body = new ArrayList<>();
         Expr v = new Load(0, local("j", I32), F32), d = new Load(6, local("j", I32), DType.F64);
+        body.add(new Store(6, local("j", I32), new Convert(v, DType.F64))); // b6 is written before it is read
         for (UnOp op : UnOp.values())
             if (op != UnOp.NOT && op != UnOp.ISNAN) body.add(new Let("u" + op.ordinal(), new Un(op, v, F32)));
         body.add(new Let("n", new Un(UnOp.NOT, new Load(5, local("j", I32), DType.BOOL), DType.BOOL)));

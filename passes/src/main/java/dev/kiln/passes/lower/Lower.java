@@ -50,8 +50,14 @@ public final class Lower {
 
     private Lower(Graph graph) { this.graph = graph; }
 
-    /// The kernel program of `g`; throws IrError naming the op that cannot be lowered.
-    public static KernelProgram lower(Graph g) { return new Lower(g).run(); }
+    /// The kernel program of `g`; throws IrError naming the op that cannot be lowered. The
+    /// program is checked by `KirVerifier` before it is returned (a linear walk): a fault in the
+    /// lowering shows here, naming the kernel, rather than as a wrong answer in a backend.
+    public static KernelProgram lower(Graph g) {
+        KernelProgram p = new Lower(g).run();
+        KirVerifier.verify(p);
+        return p;
+    }
 
     /// `lower(g)`, adding the kernel IR to `dump` as `NN-kernels.txt` (kernels and buffers counted
     /// in its index) when `dump` is not null.
@@ -83,6 +89,10 @@ public final class Lower {
         for (Value r : graph.results()) isResult.put(r, true);
         for (Value v : graph.body()) {
             if (!live.containsKey(v)) continue;
+            for (Dim d : v.type().shape().dims())
+                if (d instanceof Dim.Sym(String s) && !symbols.contains(s))
+                    throw new IrError(v.loc(), "'" + Ops.mnemonic(v.op()) + "' has type " + v.type() + ", but no input binds "
+                            + s + ": a compiled graph takes every dimension symbol's size from its inputs' shapes");
             boolean result = isResult.containsKey(v);
             try {
                 switch (v.op()) {

@@ -69,4 +69,14 @@ class LowerTest {
         System.out.println(text);
         assertTrue(text.contains(".tmp"), "column sums go to scratch: " + text);
     }
+
+    /// A result whose size no input determines cannot run: the lowering says so at the op.
+    @Test void aSymbolNoInputBindsIsRefused() {
+        Builder b = new Builder();
+        Value x = b.param("x", f32(4));
+        Value y = b.broadcast(x, Axes.of(0), f32(4, "N"));
+        var e = assertThrows(dev.kiln.ir.IrError.class, () -> Lower.lower(b.build("g", y)));
+        assertEquals("error: 'broadcast' has type f32[4,N], but no input binds N: a compiled graph takes every dimension symbol's size "
+                + "from its inputs' shapes", e.getMessage());
+    }
 }
