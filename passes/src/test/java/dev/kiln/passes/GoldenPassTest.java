@@ -145,9 +145,7 @@ class GoldenPassTest {
             s.append("// EXPECT:\n").append(actual.get(k));
             if (k + 1 < cases.size()) s.append("// -----\n");
         }
-        Path tmp = Files.createTempFile(f.getParent(), f.getFileName().toString(), ".tmp");
-        Files.writeString(tmp, s.toString());
-        Files.move(tmp, f, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        dev.kiln.runtime.AtomicFiles.write(f, s.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
     private static String read(Path f) {

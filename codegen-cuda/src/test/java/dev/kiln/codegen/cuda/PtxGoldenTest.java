@@ -26,7 +26,7 @@ class PtxGoldenTest {
         Path path = Path.of("src/test/resources/ptx", file);
         if (Boolean.getBoolean("golden.update")) {
             Files.createDirectories(path.getParent());
-            Files.writeString(path, ptx);
+            dev.kiln.runtime.AtomicFiles.write(path, ptx.getBytes(java.nio.charset.StandardCharsets.UTF_8));
         }
         assertTrue(Files.exists(path), path + " is missing; run with -Dgolden.update=true");
         assertEquals(Files.readString(path), ptx, file);

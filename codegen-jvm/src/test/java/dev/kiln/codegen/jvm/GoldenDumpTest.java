@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /// Whole-output goldens of what the backend makes of one small graph (a fused bias + relu
 /// over a symbolic batch, then a row sum): its kernel IR and its bytecode, javap-style. A
@@ -37,7 +38,8 @@ class GoldenDumpTest {
 
     static void golden(String name, String actual) throws IOException {
         Path file = Path.of("src/test/resources/golden", name);
-        if (Boolean.getBoolean("golden.update") || !Files.exists(file)) Files.writeString(file, actual);
+        if (Boolean.getBoolean("golden.update")) dev.kiln.runtime.AtomicFiles.write(file, actual.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        assertTrue(Files.exists(file), file + " is missing (a golden is written only on request: rerun with -Dgolden.update=true and review it)");
         assertEquals(Files.readString(file), actual, name + " (rerun with -Dgolden.update=true to accept)");
     }
 }
