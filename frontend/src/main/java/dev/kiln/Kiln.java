@@ -203,6 +203,7 @@ public final class Kiln {
             }
             optimizer.state().forEach((k, v) -> named.put("optim." + k, v));
             named.put("optim.step", stepNumber);
+            named.put("optim.lr", optimizer.lrTensor()); // an input, so that setLr and schedulers reach compiled steps
             List<Node> results = new ArrayList<>();
             results.add(nodes.get(joint.results().getFirst()));
             for (Tensor p : u.params()) results.add(p.node);

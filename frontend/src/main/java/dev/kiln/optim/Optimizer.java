@@ -17,13 +17,20 @@ import java.util.Set;
 /// parameter and computes all the new values in one graph; a compiled train step traces the same
 /// rule into its graph. State (momentum, Adam's moments) lives in named slots, `"<param index>.<slot>"`
 /// as in PyTorch's optimizer state dict, created as zeros on first use.
+///
+/// The learning rate is a tensor too (`lrTensor()`, an f64 scalar), not a constant of the rule:
+/// a compiled train step reads it as an input on every step, so `setLr` (what the schedulers in
+/// this package call) takes effect there as it does in eager steps.
 /// Invariant: `stepCount()` is the number of completed steps, eager or compiled.
 public abstract class Optimizer {
     protected final List<Tensor> params;
     private final Map<String, Tensor> state = new LinkedHashMap<>();
+    private final Tensor lr;
     private long steps;
 
-    protected Optimizer(List<Tensor> params) {
+    protected Optimizer(List<Tensor> params, double lr) {
+        checkLr(lr);
+        this.lr = Tensor.scalar(lr);
         if (params.isEmpty()) throw new KilnException(getClass().getSimpleName() + ": got an empty parameter list");
         Set<Tensor> seen = Collections.newSetFromMap(new IdentityHashMap<>());
         for (Tensor p : params) {
@@ -35,6 +42,28 @@ public abstract class Optimizer {
     }
 
     public List<Tensor> params() { return params; }
+
+    /// The current learning rate (PyTorch's `optimizer.param_groups[0]["lr"]`: Kiln's optimizers
+    /// have one parameter group).
+    public double getLr() { return lr.itemDouble(); }
+
+    /// Sets the learning rate for the following steps, eager or compiled.
+    public void setLr(double value) {
+        checkLr(value);
+        lr.copy_(Tensor.scalar(value));
+    }
+
+    /// The learning rate as the f64 scalar tensor that `update` reads (a compiled train step takes
+    /// it as its input `optim.lr`). Change it with `setLr`.
+    public Tensor lrTensor() { return lr; }
+
+    private void checkLr(double value) {
+        if (!(value >= 0) || Double.isInfinite(value))
+            throw new KilnException(getClass().getSimpleName() + ": the learning rate must be a finite number >= 0, got " + value);
+    }
+
+    /// The learning rate converted to `dtype` (the parameter's), to scale an update with.
+    protected Tensor lr(dev.kiln.runtime.DType dtype) { return lr.to(dtype); }
 
     public long stepCount() { return steps; }
 
