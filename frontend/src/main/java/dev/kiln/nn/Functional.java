@@ -59,6 +59,112 @@ public final class Functional {
         return Tensor.emit("max_pool2d", (b, v) -> b.reduceMax(b.reshape(v.getFirst(), windows), Axes.of(3, 5)), t);
     }
 
+    // ---- activations ---------------------------------------------------------------------------
+
+    /// `x` where `x > 0`, else `negativeSlope * x` (PyTorch's `leaky_relu`, default slope 0.01).
+    public static Tensor leakyRelu(Tensor x, double negativeSlope) {
+        checkFloat("leaky_relu", x);
+        return Tensor.where(x.gt(0), x, x.mul(negativeSlope));
+    }
+
+    /// `x` where `x > 0`, else `alpha * (exp(x) - 1)` (PyTorch's `elu`, default alpha 1). The
+    /// exponential reads `min(x, 0)`, so large positive inputs cannot overflow it (an infinity
+    /// there would turn the zero gradient of the unused branch into NaN).
+    public static Tensor elu(Tensor x, double alpha) {
+        checkFloat("elu", x);
+        return Tensor.where(x.gt(0), x, expm1NonPositive(x.minimum(0)).mul(alpha));
+    }
+
+    /// `exp(x) - 1` for `x <= 0` without the cancellation of the subtraction near 0: above -0.5,
+    /// with `u = exp(x)` rounded, `(u - 1) * x / log(u)` is accurate to a few units in the last
+    /// place (Kahan's method; `x` itself where `u == 1`); below, `exp(x) - 1` loses nothing. The
+    /// first form reads `max(x, -0.5)`, so its gradient stays finite where it is not used.
+    private static Tensor expm1NonPositive(Tensor x) {
+        Tensor xk = x.maximum(-0.5), u = xk.exp(), one = u.eq(1);
+        Tensor d = Tensor.where(one, 1.0, u.log());
+        Tensor near = Tensor.where(one, xk, u.sub(1).mul(xk).div(d));
+        return Tensor.where(x.gt(-0.5), near, x.exp().sub(1));
+    }
+
+    /// `x * sigmoid(x)` (PyTorch's `silu`, also called swish).
+    public static Tensor silu(Tensor x) {
+        checkFloat("silu", x);
+        return x.mul(stableSigmoid(x));
+    }
+
+    /// `1 / (1 + exp(-x))` written with `e = exp(-|x|)`, which never overflows: `1 / (1 + e)` for
+    /// `x >= 0`, `e / (1 + e)` below. Values and gradients stay finite for any input.
+    static Tensor stableSigmoid(Tensor x) {
+        Tensor e = x.abs().neg().exp(), r = e.add(1).rdiv(1);
+        return Tensor.where(x.ge(0), r, e.mul(r));
+    }
+
+    /// GELU, `x * Phi(x)` with `Phi` the standard normal distribution function (PyTorch's `gelu`).
+    /// `approximate` is `"none"` (the exact form, with `Phi` from the fit behind `erf` below:
+    /// relative error below 1.2e-7 in f64; in f32 the rounding of the exponent `-x^2/2` adds up
+    /// to about `x^2 * 6e-8` relative in the lower tail, e.g. 6e-6 at x = -9) or `"tanh"`:
+    /// `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
+    public static Tensor gelu(Tensor x, String approximate) {
+        checkFloat("gelu", x);
+        return switch (approximate) {
+            case "none" -> x.mul(normalCdf(x));
+            case "tanh" -> x.mul(x.mul(x).mul(0.044715).add(1).mul(x).mul(Math.sqrt(2 / Math.PI)).tanh().add(1)).mul(0.5);
+            default -> throw new KilnException("gelu: approximate must be \"none\" or \"tanh\", got \"" + approximate + "\"");
+        };
+    }
+
+    /// `Phi(x) = erfc(-x / sqrt(2)) / 2`, through `erfcAbs` so that the lower tail keeps its
+    /// relative precision (`1 + erf` would cancel there).
+    private static Tensor normalCdf(Tensor x) {
+        Tensor half = erfcAbs(x.mul(Math.sqrt(0.5))).mul(0.5);
+        return Tensor.where(x.le(0), half, half.rsub(1));
+    }
+
+    /// The error function, `erf(x) = 2/sqrt(pi) * integral from 0 to x of exp(-t^2) dt`, composed
+    /// from `exp` (there is no erf op): `1 - erfc(|x|)` with the sign of `x`. Its largest absolute
+    /// error is below 1.2e-7 (in f64; f32 adds its own rounding), tested against a series.
+    public static Tensor erf(Tensor x) {
+        checkFloat("erf", x);
+        Tensor one = erfcAbs(x).rsub(1);
+        return Tensor.where(x.lt(0), one.neg(), one);
+    }
+
+    /// `erfc(|x|)` by the Chebyshev fit of Numerical Recipes (section 6.2), relative error below
+    /// 1.2e-7 for every x: `t = 1 / (1 + |x|/2)`, `erfc = t exp(-x^2 + P(t))` with P of degree 9.
+    /// Nothing overflows: `t` is in (0, 1] and the exponent goes to minus infinity.
+    private static Tensor erfcAbs(Tensor x) {
+        double[] c = {-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806,
+                0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277};
+        Tensor z = x.abs(), t = z.mul(0.5).add(1).rdiv(1);
+        Tensor poly = t.mul(c[9]);
+        for (int k = 8; k >= 1; k--) poly = poly.add(c[k]).mul(t);
+        return t.mul(poly.add(c[0]).sub(z.mul(z)).exp());
+    }
+
+    /// `log(1 + exp(beta x)) / beta`, and `x` itself where `beta x > threshold` (PyTorch's
+    /// `softplus`, defaults beta 1, threshold 20).
+    public static Tensor softplus(Tensor x, double beta, double threshold) {
+        checkFloat("softplus", x);
+        if (!(beta > 0)) throw new KilnException("softplus: beta must be positive, got " + beta);
+        Tensor bx = x.mul(beta);
+        Tensor soft = log1p(bx.minimum(threshold).exp()).div(beta); // min: the unused branch stays finite
+        return Tensor.where(bx.gt(threshold), x, soft);
+    }
+
+    /// `log(1 + u)` for `u >= 0` without losing small `u` to the rounding of `1 + u`: with
+    /// `w = 1 + u` rounded, `log(w) * u / (w - 1)` is accurate to a few units in the last place
+    /// (Goldberg's method), and `u` itself where `w == 1`.
+    static Tensor log1p(Tensor u) {
+        Tensor w = u.add(1), exact = w.eq(1);
+        Tensor d = Tensor.where(exact, 1.0, w.sub(1)); // never 0, so the unused branch's gradient stays finite
+        return Tensor.where(exact, u, w.log().mul(u).div(d));
+    }
+
+    private static void checkFloat(String op, Tensor x) {
+        if (!x.dtype().isFloat())
+            throw new IrError(Locations.capture(), "'" + op + "' expects a float tensor, got " + x.type());
+    }
+
     /// Zeroes each element with probability `p` and scales the rest by `1/(1-p)`, when `training`.
     public static Tensor dropout(Tensor x, double p, boolean training) {
         if (p < 0 || p > 1) throw new KilnException("dropout probability must be in [0, 1], got " + p);
