@@ -254,6 +254,38 @@ public final class Functional {
         return reduce(Tensor.where(diff.lt(beta), diff.pow(2).mul(0.5 / beta), diff.sub(0.5 * beta)), r);
     }
 
+    /// Mean absolute error; `input` and `target` must have one shape.
+    public static Tensor l1Loss(Tensor input, Tensor target, Reduction r) {
+        sameShape("l1_loss", input, target);
+        return reduce(input.sub(target).abs(), r);
+    }
+
+    /// Binary cross-entropy of probabilities `input` against `target` (one shape, values in
+    /// [0, 1]): `-w (y log x + (1 - y) log(1 - x))`, each log clamped to at least -100 as PyTorch
+    /// does, so that a probability of exactly 0 or 1 gives a finite loss. `weight` (null: none)
+    /// broadcasts against the elements.
+    public static Tensor binaryCrossEntropy(Tensor input, Tensor target, Tensor weight, Reduction r) {
+        sameShape("binary_cross_entropy", input, target);
+        checkFloat("binary_cross_entropy", input);
+        Tensor logP = input.log().maximum(-100), logNotP = input.rsub(1).log().maximum(-100);
+        Tensor losses = target.mul(logP).add(target.rsub(1).mul(logNotP)).neg();
+        return reduce(weight == null ? losses : losses.mul(weight), r);
+    }
+
+    /// Binary cross-entropy of `sigmoid(input)` against `target`, in the numerically stable form
+    /// `max(x, 0) - x y + log(1 + exp(-|x|))`: no exponential overflows and no log of 0, whatever
+    /// the logits. With `posWeight` p (null: none; broadcast along the last dimension, one weight
+    /// per class) the positive term is weighted: `(1 - y) x + (1 + (p - 1) y) (log(1 + exp(-|x|)) + max(-x, 0))`.
+    public static Tensor binaryCrossEntropyWithLogits(Tensor input, Tensor target, Tensor weight, Tensor posWeight, Reduction r) {
+        sameShape("binary_cross_entropy_with_logits", input, target);
+        checkFloat("binary_cross_entropy_with_logits", input);
+        Tensor softTerm = log1p(input.abs().neg().exp());
+        Tensor losses = posWeight == null
+                ? input.maximum(0).sub(input.mul(target)).add(softTerm)
+                : target.rsub(1).mul(input).add(posWeight.sub(1).mul(target).add(1).mul(softTerm.add(input.neg().maximum(0))));
+        return reduce(weight == null ? losses : losses.mul(weight), r);
+    }
+
     private static void sameShape(String op, Tensor input, Tensor target) {
         if (!input.type().shape().equals(target.type().shape()))
             throw new IrError(Locations.capture(), "'" + op + "' target has shape " + target.type().shape()
