@@ -165,6 +165,61 @@ public final class Functional {
             throw new IrError(Locations.capture(), "'" + op + "' expects a float tensor, got " + x.type());
     }
 
+    // ---- normalization -------------------------------------------------------------------------
+
+    /// Layer normalization over the last dimensions, which must equal `normalizedShape`:
+    /// `(x - mean) / sqrt(var + eps) * weight + bias` with the mean and the biased variance of each
+    /// slice (PyTorch's `layer_norm`); `weight` and `bias` (null: none) have `normalizedShape`.
+    public static Tensor layerNorm(Tensor x, int[] normalizedShape, Tensor weight, Tensor bias, double eps) {
+        checkFloat("layer_norm", x);
+        int k = normalizedShape.length, r = x.dim();
+        boolean ok = k >= 1 && k <= r;
+        for (int i = 0; ok && i < k; i++) ok = x.type().dim(r - k + i).equals(Dim.of(normalizedShape[i]));
+        if (!ok)
+            throw new IrError(Locations.capture(), "'layer_norm' expects an input whose last dimensions are "
+                    + Arrays.toString(normalizedShape).replace(" ", "") + " (normalized_shape), got " + x.type().shape());
+        int[] axes = new int[k];
+        for (int i = 0; i < k; i++) axes[i] = r - k + i;
+        Tensor centered = x.sub(x.mean(axes, true));
+        Tensor y = centered.div(centered.square().mean(axes, true).add(eps).sqrt());
+        if (weight != null) y = y.mul(weight);
+        return bias == null ? y : y.add(bias);
+    }
+
+    /// The mean and the biased variance of `x [N, C, ...]` per channel (over every axis but 1),
+    /// each of shape `[C]`, and the number of values per channel as an f64 scalar (computed in the
+    /// graph, so that it follows a symbolic batch size).
+    record ChannelStats(Tensor mean, Tensor var, Tensor count) {}
+
+    static ChannelStats channelStats(Tensor x) {
+        int[] axes = new int[x.dim() - 1];
+        axes[0] = 0;
+        for (int i = 2; i < x.dim(); i++) axes[i - 1] = i;
+        Tensor mean = x.mean(axes, false);
+        Tensor var = x.sub(channelView(mean, x.dim())).square().mean(axes, false);
+        Tensor perChannel = x.select(1, 0);
+        Tensor count = Tensor.emit("count", (b, v) -> b.full(1, v.getFirst().type().withDType(DType.F64)), perChannel).sum();
+        return new ChannelStats(mean, var, count);
+    }
+
+    /// `[C]` viewed as `[1, C, 1, ...]` to broadcast against a rank-`rank` input.
+    static Tensor channelView(Tensor perChannel, int rank) {
+        int[] shape = new int[rank];
+        Arrays.fill(shape, 1);
+        shape[1] = -1;
+        return perChannel.view(shape);
+    }
+
+    /// Batch normalization of `x [N, C, ...]` with the given per-channel `mean` and `var` (the
+    /// batch's in training, the running ones in evaluation, as PyTorch's `batch_norm` picks):
+    /// `(x - mean) / sqrt(var + eps) * weight + bias`, `weight` and `bias` `[C]` or null.
+    public static Tensor batchNorm(Tensor x, Tensor mean, Tensor var, Tensor weight, Tensor bias, double eps) {
+        int r = x.dim();
+        Tensor y = x.sub(channelView(mean, r)).div(channelView(var.add(eps).sqrt(), r));
+        if (weight != null) y = y.mul(channelView(weight, r));
+        return bias == null ? y : y.add(channelView(bias, r));
+    }
+
     /// Zeroes each element with probability `p` and scales the rest by `1/(1-p)`, when `training`.
     public static Tensor dropout(Tensor x, double p, boolean training) {
         if (p < 0 || p > 1) throw new KilnException("dropout probability must be in [0, 1], got " + p);

@@ -1,5 +1,6 @@
 package dev.kiln.nn;
 
+import dev.kiln.BufferUpdates;
 import dev.kiln.Device;
 import dev.kiln.KilnException;
 import dev.kiln.Locations;
@@ -74,6 +75,20 @@ public abstract class Module {
         checkName(name);
         buffers.put(name, t);
         return t;
+    }
+
+    /// Gives buffer `name` a new value computed in `forward` (BatchNorm's running statistics):
+    /// at once when eager, as an extra result of a compiled train step when traced (see
+    /// `BufferUpdates`). The value must have the buffer's shape; it is converted to its dtype.
+    protected final void updateBuffer(String name, Tensor value) {
+        Tensor b = buffers.get(name);
+        if (b == null) throw new KilnException(getClass().getSimpleName() + " has no buffer named '" + name + "'");
+        BufferUpdates.set(b, value, describe());
+    }
+
+    /// The class and path, for messages: `BatchNorm2d 'features.1'`.
+    private String describe() {
+        return getClass().getSimpleName() + (path().isEmpty() ? "" : " '" + path() + "'");
     }
 
     private void checkName(String name) {
