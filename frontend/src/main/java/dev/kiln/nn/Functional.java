@@ -45,18 +45,46 @@ public final class Functional {
 
     /// Max pooling with a square window equal to its stride, dropping the rows and columns that do
     /// not fill a window (PyTorch's floor mode): a reshape into windows and a `reduce_max`.
-    public static Tensor maxPool2d(Tensor x, int kernel) {
-        if (kernel < 1) throw new KilnException("maxPool2d: kernel size must be positive, got " + kernel);
-        if (x.dim() != 4) throw new IrError(Locations.capture(), "'max_pool2d' expects an [N,C,H,W] input, got " + x.type().shape());
-        int h = x.size(2), w = x.size(3), oh = h / kernel, ow = w / kernel;
+    public static Tensor maxPool2d(Tensor x, int kernel) { return pool2d("max_pool2d", x, kernel, kernel, true); }
+
+    /// Average pooling with a square window equal to its stride (PyTorch's `avg_pool2d` with the
+    /// default stride, no padding, floor mode): a reshape into windows and a mean.
+    public static Tensor avgPool2d(Tensor x, int kernel) { return pool2d("avg_pool2d", x, kernel, kernel, false); }
+
+    /// Average pooling to `outputH x outputW` (PyTorch's `adaptive_avg_pool2d`) where the output
+    /// size divides the input's: then every window is `H/outputH x W/outputW`, with that stride.
+    /// Other sizes (overlapping windows of varying size) are refused.
+    public static Tensor adaptiveAvgPool2d(Tensor x, int outputH, int outputW) {
+        checkPoolInput("adaptive_avg_pool2d", x);
+        int h = x.size(2), w = x.size(3);
+        if (outputH < 1 || outputW < 1 || h % outputH != 0 || w % outputW != 0)
+            throw new IrError(Locations.capture(), "'adaptive_avg_pool2d' output size [" + outputH + "," + outputW
+                    + "] must divide the input's height and width, got an input " + x.type().shape()
+                    + " (only sizes that divide it are supported)");
+        return pool2d("adaptive_avg_pool2d", x, h / outputH, w / outputW, false);
+    }
+
+    /// Pooling over `kh x kw` windows with stride equal to the window, floor mode: the max, or the mean.
+    private static Tensor pool2d(String op, Tensor x, int kh, int kw, boolean max) {
+        if (kh < 1 || kw < 1) throw new KilnException(op + ": kernel size must be positive, got " + (kh == kw ? kh : kh + "x" + kw));
+        checkPoolInput(op, x);
+        int h = x.size(2), w = x.size(3), oh = h / kh, ow = w / kw;
         if (oh == 0 || ow == 0)
-            throw new IrError(Locations.capture(), "'max_pool2d' kernel " + kernel + " is larger than the input " + x.type().shape());
+            throw new IrError(Locations.capture(), "'" + op + "' kernel " + (kh == kw ? kh : kh + "x" + kw) + " is larger than the input "
+                    + x.type().shape());
         Tensor t = x;
-        if (oh * kernel != h) t = t.slice(2, 0, oh * kernel);
-        if (ow * kernel != w) t = t.slice(3, 0, ow * kernel);
-        List<Dim> dims = new ArrayList<>(List.of(x.type().dim(0), x.type().dim(1), Dim.of(oh), Dim.of(kernel), Dim.of(ow), Dim.of(kernel)));
+        if (oh * kh != h) t = t.slice(2, 0, oh * kh);
+        if (ow * kw != w) t = t.slice(3, 0, ow * kw);
+        List<Dim> dims = new ArrayList<>(List.of(x.type().dim(0), x.type().dim(1), Dim.of(oh), Dim.of(kh), Dim.of(ow), Dim.of(kw)));
         TensorType windows = x.type().withShape(new Shape(dims));
-        return Tensor.emit("max_pool2d", (b, v) -> b.reduceMax(b.reshape(v.getFirst(), windows), Axes.of(3, 5)), t);
+        if (max) return Tensor.emit(op, (b, v) -> b.reduceMax(b.reshape(v.getFirst(), windows), Axes.of(3, 5)), t);
+        return Tensor.emit(op, (b, v) -> b.reshape(v.getFirst(), windows), t).mean(new int[]{3, 5}, false);
+    }
+
+    private static void checkPoolInput(String op, Tensor x) {
+        if (x.dim() != 4) throw new IrError(Locations.capture(), "'" + op + "' expects an [N,C,H,W] input, got " + x.type().shape());
+        if (!x.dtype().isFloat() && !op.equals("max_pool2d"))
+            throw new IrError(Locations.capture(), "'" + op + "' expects a float tensor, got " + x.type());
     }
 
     // ---- activations ---------------------------------------------------------------------------
