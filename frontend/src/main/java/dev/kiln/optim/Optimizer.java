@@ -71,18 +71,21 @@ public abstract class Optimizer {
     public Map<String, Tensor> state() { return Collections.unmodifiableMap(state); }
 
     /// The state as an ordered state dict, PyTorch's `optimizer.state_dict()` made flat: every slot
-    /// under `"<param index>.<slot>"` (the live tensors, as `Module.stateDict` gives them) and the
-    /// number of completed steps under `"step"` (an i64 scalar). What checkpoints save.
+    /// under `"<param index>.<slot>"` (the live tensors, as `Module.stateDict` gives them), the
+    /// number of completed steps under `"step"` (an i64 scalar) and the learning rate under `"lr"`
+    /// (an f64 scalar). What checkpoints save.
     public Map<String, Tensor> stateDict() {
         Map<String, Tensor> out = new LinkedHashMap<>(state);
         out.put("step", Tensor.scalar(steps));
+        out.put("lr", Tensor.scalar(getLr()));
         return out;
     }
 
     /// Restores a state dict from `stateDict()` of an optimizer of the same kind over parameters of
     /// the same shapes, so that the next step computes what it would have computed there. Strict:
     /// `"step"` must be there, every other key must be `"<param index>.<slot>"` with the shape of
-    /// that parameter; nothing changes unless all keys pass. Slots are overwritten in place (a
+    /// that parameter, but `"lr"`, which is optional (without it the learning rate stays as it
+    /// is); nothing changes unless all keys pass. Slots are overwritten in place (a
     /// compiled train step keeps reading the slot tensors it traced); existing slots the dict does
     /// not hold are reset to zeros, their value before any step.
     public void loadStateDict(Map<String, Tensor> stateDict) {
@@ -91,13 +94,16 @@ public abstract class Optimizer {
         if (step == null) throw new KilnException(who + ": the state dict has no \"step\" entry");
         if (step.numel() != 1 || step.dtype().isFloat() && step.itemDouble() != Math.rint(step.itemDouble()) || step.itemDouble() < 0)
             throw new KilnException(who + ": \"step\" must be one whole number of at least 0, got " + step);
+        Tensor lrEntry = stateDict.get("lr");
+        if (lrEntry != null && (lrEntry.numel() != 1 || !(lrEntry.itemDouble() >= 0) || Double.isInfinite(lrEntry.itemDouble())))
+            throw new KilnException(who + ": \"lr\" must be one finite number of at least 0, got " + lrEntry);
         Map<String, Integer> index = new LinkedHashMap<>();
         for (var e : stateDict.entrySet()) {
             String key = e.getKey();
-            if (key.equals("step")) continue;
+            if (key.equals("step") || key.equals("lr")) continue;
             int i = slotIndex(key);
             if (i < 0 || i >= params.size())
-                throw new KilnException(who + ": unexpected key \"" + key + "\" (expected \"step\" and \"<param index>.<slot>\" with an index below "
+                throw new KilnException(who + ": unexpected key \"" + key + "\" (expected \"step\", \"lr\" and \"<param index>.<slot>\" with an index below "
                         + params.size() + ")");
             if (!java.util.Arrays.equals(e.getValue().shape(), params.get(i).shape()))
                 throw new KilnException(who + ": size mismatch for \"" + key + "\": the state dict has shape "
@@ -111,6 +117,7 @@ public abstract class Optimizer {
             cur.copy_(stateDict.get(key));
         });
         steps = step.itemLong();
+        if (lrEntry != null) setLr(lrEntry.itemDouble());
     }
 
     /// The parameter index of a slot key `"<index>.<slot>"`, or -1 when `key` is not one.
