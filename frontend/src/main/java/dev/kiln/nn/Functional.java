@@ -117,14 +117,7 @@ public final class Functional {
     /// `x * sigmoid(x)` (PyTorch's `silu`, also called swish).
     public static Tensor silu(Tensor x) {
         checkFloat("silu", x);
-        return x.mul(stableSigmoid(x));
-    }
-
-    /// `1 / (1 + exp(-x))` written with `e = exp(-|x|)`, which never overflows: `1 / (1 + e)` for
-    /// `x >= 0`, `e / (1 + e)` below. Values and gradients stay finite for any input.
-    static Tensor stableSigmoid(Tensor x) {
-        Tensor e = x.abs().neg().exp(), r = e.add(1).rdiv(1);
-        return Tensor.where(x.ge(0), r, e.mul(r));
+        return x.mul(x.sigmoid());
     }
 
     /// GELU, `x * Phi(x)` with `Phi` the standard normal distribution function (PyTorch's `gelu`).
