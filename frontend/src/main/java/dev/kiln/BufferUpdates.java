@@ -1,13 +1,17 @@
 package dev.kiln;
 
-/// How a module's buffer (state that is saved but not trained, such as BatchNorm's running
-/// statistics) takes a new value computed in `forward`; what `Module.updateBuffer` calls.
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/// How a module's buffers (state that is saved but not trained, such as BatchNorm's running
+/// statistics) take new values computed in `forward`; what `Module.updateBuffers` calls.
 ///
-/// - Eagerly, the buffer takes the value at once (computed now, without gradient), as PyTorch's
-///   in-place update does.
-/// - While tracing, nothing changes: the update is recorded, and `Kiln.compileTrainStep` makes
-///   the new value an extra result of the step, written into the buffer after each step. A traced
-///   forward pass (`Kiln.compile`, `trace`, `export`) refuses it, saying what to do instead.
+/// - Eagerly, the buffers take the values at once (computed now, together, without gradient),
+///   as PyTorch's in-place updates do.
+/// - While tracing, nothing changes: the updates are recorded, and `Kiln.compileTrainStep` makes
+///   the new values extra results of the step, written into the buffers after each step. A traced
+///   forward pass (`Kiln.compile`, `trace`, `export`) refuses them, saying what to do instead.
 public final class BufferUpdates {
     private BufferUpdates() {}
 
@@ -15,15 +19,24 @@ public final class BufferUpdates {
     /// (`BatchNorm2d 'bn1'`).
     record Update(Tensor value, String who) {}
 
-    /// Gives `buffer` (a leaf) the value `value`, converted to its dtype; `who` names the module.
-    public static void set(Tensor buffer, Tensor value, String who) {
-        if (!java.util.Arrays.equals(buffer.shape(), value.shape()))
-            throw new KilnException(who + ": the new value of a buffer has shape " + value.type().shape() + ", the buffer "
-                    + buffer.type().shape());
+    /// Gives each buffer (a leaf) its new value, converted to the buffer's dtype; `who` names the module.
+    public static void set(Map<Tensor, Tensor> updates, String who) {
+        List<Tensor> values = new ArrayList<>();
         try (var _ = Kiln.noGrad()) {
-            Tensor v = value.to(buffer.dtype());
-            if (Tracer.isTracing()) Tracer.recordBufferUpdate(buffer, new Update(v, who));
-            else buffer.copy_(v);
+            updates.forEach((buffer, value) -> {
+                if (!java.util.Arrays.equals(buffer.shape(), value.shape()))
+                    throw new KilnException(who + ": the new value of a buffer has shape " + value.type().shape() + ", the buffer "
+                            + buffer.type().shape());
+                values.add(value.to(buffer.dtype()));
+            });
+            if (Tracer.isTracing()) {
+                int k = 0;
+                for (Tensor buffer : updates.keySet()) Tracer.recordBufferUpdate(buffer, new Update(values.get(k++), who));
+                return;
+            }
+            Kiln.realize(values); // one graph for all of them
+            int k = 0;
+            for (Tensor buffer : updates.keySet()) buffer.copy_(values.get(k++));
         }
     }
 }

@@ -5,6 +5,9 @@ import dev.kiln.Locations;
 import dev.kiln.Tensor;
 import dev.kiln.ir.IrError;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
+
 /// Batch normalization over the channels (axis 1) of `[N, C, ...]`, with PyTorch's semantics
 /// (its `_BatchNorm`; use `BatchNorm1d` or `BatchNorm2d`):
 ///
@@ -16,8 +19,10 @@ import dev.kiln.ir.IrError;
 /// - evaluation with running statistics: normalize with `running_mean` and `running_var`.
 ///
 /// The buffers are in the state dict (`bn.running_mean`, ...), so they are saved, loaded and
-/// checkpointed with the weights. A compiled train step updates them like an eager step does
-/// (they are extra results of its graph); a compiled forward pass needs eval mode.
+/// checkpointed with the weights. An eager training-mode forward computes their new values at
+/// once (one extra graph run up to this layer), so that the buffers never hold a chain of pending
+/// graphs, one per step, with each step's activations. A compiled train step updates them as an
+/// eager step does (they are extra results of its graph); a compiled forward pass needs eval mode.
 /// Not supported: `momentum=None` (PyTorch's cumulative average).
 public abstract class BatchNorm extends Module {
     public final int numFeatures;
@@ -67,9 +72,11 @@ public abstract class BatchNorm extends Module {
             if (isTraining() && trackRunningStats) {
                 Tensor n = stats.count();
                 Tensor unbiased = stats.var().mul(n.div(n.sub(1)).to(stats.var().dtype()));
-                updateBuffer("running_mean", runningMean.mul(1 - momentum).add(stats.mean().mul(momentum)));
-                updateBuffer("running_var", runningVar.mul(1 - momentum).add(unbiased.mul(momentum)));
-                updateBuffer("num_batches_tracked", numBatchesTracked.add(1));
+                Map<String, Tensor> updates = new LinkedHashMap<>();
+                updates.put("running_mean", runningMean.mul(1 - momentum).add(stats.mean().mul(momentum)));
+                updates.put("running_var", runningVar.mul(1 - momentum).add(unbiased.mul(momentum)));
+                updates.put("num_batches_tracked", numBatchesTracked.add(1));
+                updateBuffers(updates);
             }
             return Functional.batchNorm(x, stats.mean(), stats.var(), weight, bias, eps);
         }

@@ -77,13 +77,18 @@ public abstract class Module {
         return t;
     }
 
-    /// Gives buffer `name` a new value computed in `forward` (BatchNorm's running statistics):
-    /// at once when eager, as an extra result of a compiled train step when traced (see
-    /// `BufferUpdates`). The value must have the buffer's shape; it is converted to its dtype.
-    protected final void updateBuffer(String name, Tensor value) {
-        Tensor b = buffers.get(name);
-        if (b == null) throw new KilnException(getClass().getSimpleName() + " has no buffer named '" + name + "'");
-        BufferUpdates.set(b, value, describe());
+    /// Gives buffers of this module new values computed in `forward` (BatchNorm's running
+    /// statistics), by name: at once when eager, as extra results of a compiled train step when
+    /// traced (see `BufferUpdates`). Each value must have its buffer's shape; it is converted to
+    /// its dtype.
+    protected final void updateBuffers(Map<String, Tensor> values) {
+        Map<Tensor, Tensor> updates = new LinkedHashMap<>();
+        values.forEach((name, value) -> {
+            Tensor b = buffers.get(name);
+            if (b == null) throw new KilnException(getClass().getSimpleName() + " has no buffer named '" + name + "'");
+            updates.put(b, value);
+        });
+        BufferUpdates.set(updates, describe());
     }
 
     /// The class and path, for messages: `BatchNorm2d 'features.1'`.
