@@ -13,9 +13,10 @@ import java.util.Map;
 ///
 /// - training mode, or no running statistics: normalize with the batch's per-channel mean and
 ///   biased variance, `(x - mean) / sqrt(var + eps) * weight + bias`;
-/// - training with running statistics: also update the buffers, `running_mean = (1 - momentum)
-///   * running_mean + momentum * mean`, the same for `running_var` with the *unbiased* variance
-///   (times `n / (n - 1)`, n values per channel), and `num_batches_tracked += 1`;
+/// - training with running statistics: also update the buffers,
+///   `running_mean = (1 - momentum) * running_mean + momentum * mean`, the same for `running_var`
+///   with the *unbiased* variance (times `n / (n - 1)`, n values per channel), and
+///   `num_batches_tracked += 1`;
 /// - evaluation with running statistics: normalize with `running_mean` and `running_var`.
 ///
 /// The buffers are in the state dict (`bn.running_mean`, ...), so they are saved, loaded and
