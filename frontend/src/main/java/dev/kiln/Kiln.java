@@ -149,10 +149,12 @@ public final class Kiln {
             try (var _ = Locations.enter(module.path())) {
                 out = module.forward(ph.toArray(Tensor[]::new));
             }
-            if (!t.bufferUpdates().isEmpty())
-                throw new KilnException(t.bufferUpdates().values().iterator().next().who() + " is in training mode and updates its buffers (running statistics) on every "
-                        + "call, which a compiled forward pass does not do; call eval() on the model before compiling, tracing or "
+            if (!t.bufferUpdates().isEmpty()) {
+                String who = t.bufferUpdates().values().iterator().next().who();
+                throw new KilnException(who + " is in training mode and updates its buffers (running statistics) on every call, "
+                        + "which a compiled forward pass does not do; call eval() on the model before compiling, tracing or "
                         + "exporting it, or compile a whole training step with Kiln.compileTrainStep, which updates them");
+            }
             return Traced.extract("forward", ph, module.stateDict(), List.of(out.node));
         }
     }

@@ -22,6 +22,6 @@ public class CosineAnnealingLR extends LRScheduler {
     }
 
     @Override protected double lrAt(int epoch) {
-        return etaMin + (baseLr - etaMin) * (1 + Math.cos(Math.PI * epoch / tMax)) / 2;
+        return etaMin + (baseLr() - etaMin) * (1 + Math.cos(Math.PI * epoch / tMax)) / 2;
     }
 }

@@ -18,5 +18,5 @@ public class StepLR extends LRScheduler {
         this.gamma = gamma;
     }
 
-    @Override protected double lrAt(int epoch) { return baseLr * Math.pow(gamma, epoch / stepSize); }
+    @Override protected double lrAt(int epoch) { return baseLr() * Math.pow(gamma, epoch / stepSize); }
 }

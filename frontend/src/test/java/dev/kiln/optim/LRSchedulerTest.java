@@ -51,6 +51,30 @@ class LRSchedulerTest {
         }
     }
 
+    /// A scheduler and optimizer saved after 3 epochs and loaded into fresh ones built as before
+    /// go on with the rates of the run that never stopped.
+    @Test void stateDictResumesTheSchedule() {
+        SGD opt = sgd(0.2);
+        CosineAnnealingLR s = new CosineAnnealingLR(opt, 10, 0.01);
+        for (int e = 0; e < 3; e++) s.step();
+        var saved = s.stateDict();
+        var savedOpt = opt.stateDict();
+        assertEquals(3, saved.get("last_epoch").itemLong());
+        SGD opt2 = sgd(0.2);
+        CosineAnnealingLR s2 = new CosineAnnealingLR(opt2, 10, 0.01);
+        opt2.loadStateDict(savedOpt);
+        s2.loadStateDict(saved);
+        assertEquals(s.getLastLr(), s2.getLastLr());
+        assertEquals(opt.getLr(), opt2.getLr());
+        for (int e = 0; e < 5; e++) {
+            s.step();
+            s2.step();
+            assertEquals(s.getLastLr(), opt2.getLr(), "epoch " + (4 + e));
+        }
+        var e = assertThrows(KilnException.class, () -> s2.loadStateDict(java.util.Map.of("last_epoch", Tensor.scalar(1L))));
+        assertTrue(e.getMessage().contains("expected the keys [last_epoch, base_lr], got [last_epoch]"), e.getMessage());
+    }
+
     @Test void rejectsBadArguments() {
         assertThrows(KilnException.class, () -> new StepLR(sgd(1), 0));
         var e = assertThrows(KilnException.class, () -> new CosineAnnealingLR(sgd(1), 0));
