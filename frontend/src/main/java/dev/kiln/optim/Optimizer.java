@@ -178,7 +178,9 @@ public abstract class Optimizer {
     }
 
     /// The new value of parameter `index` from its gradient, in tensor ops; reads and writes
-    /// state through `slots`. `step` is the 1-based step number (f64 scalar).
+    /// state through `slots`. `step` is the 1-based step number (f64 scalar). The learning rate
+    /// comes from `lrTensor()` or `lr(dtype)`, never from a Java number, so that a compiled step
+    /// follows `setLr`.
     protected abstract Tensor update(int index, Tensor param, Tensor grad, Tensor step, Slots slots);
 
     /// Access to the state slots during one update.

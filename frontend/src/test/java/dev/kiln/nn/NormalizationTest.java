@@ -95,6 +95,15 @@ class NormalizationTest {
         assertNormalized(v, s[0], s[1], new double[]{1, 1}, new double[]{0, 0}, 1e-3, bn.forward(x).toFloatArray());
     }
 
+    @Test void batchNorm1dNormalizesSequencesPerChannel() {
+        BatchNorm1d bn = new BatchNorm1d(3);
+        double[][][] v = values(4, 3, 5, 7);                    // [N, C, L]
+        float[] got = bn.forward(tensor(v, 1, 5).view(4, 3, 5)).toFloatArray();
+        double[][] s = channelStats(v);
+        assertNormalized(v, s[0], s[1], new double[]{1, 1, 1}, new double[]{0, 0, 0}, 1e-5, got);
+        for (int j = 0; j < 3; j++) assertEquals(0.1 * s[1][j] * 20 / 19 + 0.9, bn.runningVar.toDoubleArray()[j], 1e-6);
+    }
+
     @Test void batchNormGradientMatchesFiniteDifferences() {
         BatchNorm2d bn = new BatchNorm2d(2, 1e-5, 0.1, true, false);
         bn.weight.copy_(Tensor.of(new float[]{1.5f, -0.7f}));
@@ -174,6 +183,15 @@ class NormalizationTest {
         fresh.eval();
         Tensor x = Tensor.randn(2, 2, 4, 4);
         assertArrayEquals(m.forward(x).toFloatArray(), fresh.forward(x).toFloatArray());
+
+        // a checkpoint holds the buffers too
+        m.train();
+        SGD opt = new SGD(m.parameters(), 0.1);
+        dev.kiln.Checkpoint.save(dir.resolve("c.safetensors"), m, opt, 1, 0);
+        ConvBn resumed = new ConvBn();
+        dev.kiln.Checkpoint.load(dir.resolve("c.safetensors"), resumed, new SGD(resumed.parameters(), 0.1));
+        assertArrayEquals(m.bn.runningVar.toFloatArray(), resumed.bn.runningVar.toFloatArray());
+        assertEquals(2, resumed.bn.numBatchesTracked.itemLong());
     }
 
     @Test void batchNormErrorsNameExpectedAndGiven() {
@@ -236,5 +254,6 @@ class NormalizationTest {
         assertEquals("LayerNorm((10,), eps=1.0E-5, elementwise_affine=True)", new LayerNorm(10).toString());
         assertEquals(List.of("weight", "bias"), List.copyOf(new LayerNorm(10).stateDict().keySet()));
         assertEquals(0, new LayerNorm(new int[]{10}, 1e-5, false).numParameters());
+        assertEquals(List.of("weight"), List.copyOf(new LayerNorm(new int[]{10}, 1e-5, true, false).stateDict().keySet()));
     }
 }
