@@ -197,7 +197,8 @@ public final class Kiln {
             List<Node> fwdResults = new ArrayList<>(List.of(l.node));
             t.bufferUpdates().forEach((buffer, u) -> {
                 if (!stateNames.containsKey(buffer))
-                    throw new KilnException("compileTrainStep: " + u.who() + " updates a buffer that is not in the model's state dict");
+                    throw new KilnException("compileTrainStep: " + u.who() + " updates a buffer that is not in the model's state dict "
+                            + "(register the module in the model)");
                 buffers.add(buffer);
                 fwdResults.add(u.value().node);
             });

@@ -150,6 +150,20 @@ class NormalizationTest {
         assertNotEquals(0, compiled.bn.runningMean.toFloatArray()[0]);
     }
 
+    /// A BatchNorm the model calls but never registered: its buffers have no state-dict name.
+    @Test void compiledTrainStepRefusesUnregisteredBuffers() {
+        BatchNorm1d loose = new BatchNorm1d(4);
+        Module m = new Module() {
+            final Linear fc = register("fc", new Linear(4, 4));
+
+            @Override public Tensor forward(Tensor x) { return loose.forward(fc.forward(x)); }
+        };
+        var e = assertThrows(KilnException.class, () -> Kiln.compileTrainStep(m, new MSELoss(), new SGD(m.parameters(), 0.1),
+                Tensor.randn(3, 4), Tensor.randn(3, 4)));
+        assertTrue(e.getMessage().endsWith("compileTrainStep: BatchNorm1d updates a buffer that is not in the model's state dict "
+                + "(register the module in the model)"), e.getMessage());
+    }
+
     @Test void compiledForwardNeedsEvalMode() {
         Kiln.manualSeed(22);
         ConvBn m = new ConvBn();
