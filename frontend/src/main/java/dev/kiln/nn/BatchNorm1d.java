@@ -1,11 +1,12 @@
 package dev.kiln.nn;
 
-/// Batch normalization of `[N, C]` or `[N, C, L]` per channel, PyTorch's `BatchNorm1d` (defaults
-/// eps 1e-5, momentum 0.1, affine, with running statistics); see `BatchNorm`.
+/// Batch normalization of `[N, C]` or `[N, C, L]` per channel, PyTorch's `BatchNorm1d` (defaults eps
+/// 1e-5, momentum 0.1, affine, with running statistics; a null momentum gives a cumulative
+/// average); see `BatchNorm`.
 public class BatchNorm1d extends BatchNorm {
     public BatchNorm1d(int numFeatures) { this(numFeatures, 1e-5, 0.1, true, true); }
 
-    public BatchNorm1d(int numFeatures, double eps, double momentum, boolean affine, boolean trackRunningStats) {
+    public BatchNorm1d(int numFeatures, double eps, Double momentum, boolean affine, boolean trackRunningStats) {
         super(numFeatures, eps, momentum, affine, trackRunningStats);
     }
 

@@ -85,6 +85,27 @@ class NormalizationTest {
 
     static double[] toDoubles(Tensor t) { return t.toDoubleArray(); }
 
+    /// With a null momentum the running statistics are the plain average over the batches seen
+    /// (PyTorch's `momentum=None`): factor 1/1, then 1/2, then 1/3.
+    @Test void batchNormWithoutMomentumAveragesCumulatively() {
+        BatchNorm2d bn = new BatchNorm2d(2, 1e-5, null, true, true);
+        double[] sumMean = new double[2], sumVar = new double[2];
+        for (int step = 0; step < 3; step++) {
+            double[][][] v = values(3, 2, 4, 20 + step);
+            bn.forward(tensor(v, 2, 2));
+            double[][] s = channelStats(v);
+            for (int j = 0; j < 2; j++) {
+                sumMean[j] += s[0][j];
+                sumVar[j] += s[1][j] * 12 / 11;
+            }
+        }
+        for (int j = 0; j < 2; j++) {
+            assertEquals(sumMean[j] / 3, bn.runningMean.toDoubleArray()[j], 1e-6);
+            assertEquals(sumVar[j] / 3, bn.runningVar.toDoubleArray()[j], 1e-6);
+        }
+        assertEquals("BatchNorm2d(2, eps=1.0E-5, momentum=None, affine=True, track_running_stats=True)", bn.toString());
+    }
+
     @Test void batchNormWithoutRunningStatisticsUsesTheBatchInEvalMode() {
         BatchNorm1d bn = new BatchNorm1d(2, 1e-3, 0.1, false, false);
         assertEquals(Map.of(), bn.stateDict());
@@ -116,8 +137,15 @@ class NormalizationTest {
 
     static class ConvBn extends Module {
         final Conv2d conv = register("conv", new Conv2d(2, 3, 3, 1, 1));
-        final BatchNorm2d bn = register("bn", new BatchNorm2d(3));
-        final Linear fc = register("fc", new Linear(3 * 4 * 4, 2));
+        final BatchNorm2d bn;
+        final Linear fc;
+
+        ConvBn() { this(0.1); }
+
+        ConvBn(Double momentum) {
+            bn = register("bn", new BatchNorm2d(3, 1e-5, momentum, true, true));
+            fc = register("fc", new Linear(3 * 4 * 4, 2));
+        }
 
         @Override public Tensor forward(Tensor x) {
             Tensor h = bn.forward(conv.forward(x)).relu();
@@ -126,12 +154,18 @@ class NormalizationTest {
     }
 
     /// A compiled step updates the running statistics as the eager loop does, also for a
-    /// last, smaller batch (the count per channel follows the symbolic batch size).
+    /// last, smaller batch (the count per channel follows the symbolic batch size), with a
+    /// momentum and with the cumulative average.
     @Test void compiledTrainStepUpdatesRunningStatistics() {
+        compiledTrainStepUpdatesRunningStatistics(0.1);
+        compiledTrainStepUpdatesRunningStatistics(null);
+    }
+
+    void compiledTrainStepUpdatesRunningStatistics(Double momentum) {
         Kiln.manualSeed(21);
-        ConvBn eager = new ConvBn();
+        ConvBn eager = new ConvBn(momentum);
         Kiln.manualSeed(21);
-        ConvBn compiled = new ConvBn();
+        ConvBn compiled = new ConvBn(momentum);
         var loss = new CrossEntropyLoss();
         SGD oe = new SGD(eager.parameters(), 0.1, 0.9), oc = new SGD(compiled.parameters(), 0.1, 0.9);
         TrainStep step = Kiln.compileTrainStep(compiled, loss, oc, Tensor.rand(6, 2, 4, 4), Tensor.of(new long[]{0, 1, 0, 1, 0, 1}));
