@@ -121,10 +121,11 @@ public final class Functional {
     }
 
     /// GELU, `x * Phi(x)` with `Phi` the standard normal distribution function (PyTorch's `gelu`).
-    /// `approximate` is `"none"` (the exact form, with `Phi` from the fit behind `erf` below:
-    /// relative error below 1.2e-7 in f64; in f32 the rounding of the exponent `-x^2/2` adds up
-    /// to about `x^2 * 6e-8` relative in the lower tail, e.g. 6e-6 at x = -9) or `"tanh"`:
-    /// `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
+    /// `approximate` is `"tanh"`, `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`, or `"none"`,
+    /// the exact form with `Phi` from the fit behind `erf` below: relative error below 1.2e-7 in
+    /// f64; in f32 the rounding of the exponent `-x^2/2` adds up to about `x^2 * 6e-8` relative in
+    /// the lower tail (6e-6 at x = -9). Its gradient is the fit's, within 1e-6 of the true
+    /// `Phi(x) + x phi(x)`.
     public static Tensor gelu(Tensor x, String approximate) {
         checkFloat("gelu", x);
         return switch (approximate) {
