@@ -62,6 +62,8 @@ final class Export {
             String key = step.stateKeys().get(k);
             updates.put(nameOf(t, opt.state().get(key), "optimizer slot " + key), 1 + n + k);
         }
+        for (int k = 0; k < step.buffers().size(); k++)
+            updates.put(nameOf(t, step.buffers().get(k), "an updated buffer"), 1 + n + step.stateKeys().size() + k);
         String stepParam = t.graph().paramNames().get(step.stepParam());
         return write(t, jar, className, new JarExporter.Train(updates, stepParam, opt.stepCount()));
     }

@@ -149,6 +149,12 @@ public final class Kiln {
             try (var _ = Locations.enter(module.path())) {
                 out = module.forward(ph.toArray(Tensor[]::new));
             }
+            if (!t.bufferUpdates().isEmpty()) {
+                String who = t.bufferUpdates().values().iterator().next().who();
+                throw new KilnException(who + " is in training mode and updates its buffers (running statistics) on every call, "
+                        + "which a compiled forward pass does not do; call eval() on the model before compiling, tracing or "
+                        + "exporting it, or compile a whole training step with Kiln.compileTrainStep, which updates them");
+            }
             return Traced.extract("forward", ph, module.stateDict(), List.of(out.node));
         }
     }
@@ -185,7 +191,18 @@ public final class Kiln {
             }
             List<String> wrt = List.copyOf(named.keySet());
             model.stateDict().forEach(named::putIfAbsent);
-            Traced fwd = Traced.extract("train_step", ph, named, List.of(l.node));
+            // Buffers updated in forward (BatchNorm's running statistics): their new values are
+            // results of the forward graph, and so of the step.
+            List<Tensor> buffers = new ArrayList<>();
+            List<Node> fwdResults = new ArrayList<>(List.of(l.node));
+            t.bufferUpdates().forEach((buffer, u) -> {
+                if (!stateNames.containsKey(buffer))
+                    throw new KilnException("compileTrainStep: " + u.who() + " updates a buffer that is not in the model's state dict "
+                            + "(register the module in the model)");
+                buffers.add(buffer);
+                fwdResults.add(u.value().node);
+            });
+            Traced fwd = Traced.extract("train_step", ph, named, fwdResults);
 
             // Differentiate, then bring the joint graph back as nodes so that the optimizer's rule,
             // written in tensor ops, records on top of it.
@@ -194,7 +211,8 @@ public final class Kiln {
             for (int i = 0; i < joint.params().size(); i++) nodes.put(joint.params().get(i), fwd.nodes().get(i));
             for (Value v : joint.body()) nodes.put(v, Node.imported(v, Ops.operands(v.op()).stream().map(nodes::get).toList()));
             List<Tensor> grads = new ArrayList<>();
-            for (int i = 0; i < wrt.size(); i++) grads.add(new Tensor(nodes.get(joint.results().get(1 + i)), exampleInput.device()));
+            for (int i = 0; i < wrt.size(); i++)
+                grads.add(new Tensor(nodes.get(joint.results().get(fwdResults.size() + i)), exampleInput.device()));
 
             Tensor stepNumber = Tensor.scalar(1.0);
             Optimizer.Update u;
@@ -203,13 +221,15 @@ public final class Kiln {
             }
             optimizer.state().forEach((k, v) -> named.put("optim." + k, v));
             named.put("optim.step", stepNumber);
+            named.put("optim.lr", optimizer.lrTensor()); // an input, so that setLr and schedulers reach compiled steps
             List<Node> results = new ArrayList<>();
             results.add(nodes.get(joint.results().getFirst()));
             for (Tensor p : u.params()) results.add(p.node);
             for (Tensor s : u.state().values()) results.add(s.node);
+            for (int k = 0; k < buffers.size(); k++) results.add(nodes.get(joint.results().get(1 + k)));
             Traced step = Traced.extract("train_step", ph, named, results);
             int stepParam = step.graph().paramNames().indexOf("optim.step");
-            return new TrainStep(step, optimizer, List.copyOf(u.state().keySet()), stepParam, exampleInput.device(), options);
+            return new TrainStep(step, optimizer, List.copyOf(u.state().keySet()), buffers, stepParam, exampleInput.device(), options);
         }
     }
 

@@ -572,8 +572,13 @@ public final class Tensor {
     public Tensor sqrt() { return unary(Un.SQRT); }
     public Tensor tanh() { return unary(Un.TANH); }
 
-    /// `1 / (1 + exp(-x))`.
-    public Tensor sigmoid() { return toFloat().neg().exp().add(1).rdiv(1); }
+    /// `1 / (1 + exp(-x))`, written with `e = exp(-|x|)`, which never overflows: `1 / (1 + e)` for
+    /// `x >= 0`, `e / (1 + e)` below. Values and gradients stay finite for any input (with
+    /// `exp(-x)` itself, x below -88 in f32 gives an infinity and a NaN gradient).
+    public Tensor sigmoid() {
+        Tensor x = toFloat(), e = x.abs().neg().exp(), r = e.add(1).rdiv(1);
+        return where(x.ge(0), r, e.mul(r));
+    }
 
     public Tensor square() { return mul(this); }
 

@@ -22,6 +22,9 @@ final class Tracer implements AutoCloseable {
     private static final ThreadLocal<Tracer> CURRENT = new ThreadLocal<>();
 
     private final Map<String, Integer> examples = new LinkedHashMap<>();
+    /// Buffer updates recorded while tracing (`BufferUpdates.set`): buffer -> its new value, in
+    /// the order made. Tensors compare by identity.
+    private final Map<Tensor, BufferUpdates.Update> bufferUpdates = new LinkedHashMap<>();
     private final Tracer previous;
     private final long[] generator = Generator.state();
 
@@ -41,6 +44,18 @@ final class Tracer implements AutoCloseable {
     }
 
     static boolean isTracing() { return CURRENT.get() != null; }
+
+    /// Records that `buffer` takes `update`'s value when the traced graph runs; once per buffer.
+    static void recordBufferUpdate(Tensor buffer, BufferUpdates.Update update) {
+        Tracer t = CURRENT.get();
+        BufferUpdates.Update old = t.bufferUpdates.putIfAbsent(buffer, update);
+        if (old != null)
+            throw new KilnException(update.who() + " updates its buffers twice in one traced step (is the module called twice?); "
+                    + "a compiled step supports one update per buffer");
+    }
+
+    /// The buffer updates recorded so far in this trace.
+    Map<Tensor, BufferUpdates.Update> bufferUpdates() { return bufferUpdates; }
 
     static int exampleSize(String symbol) {
         Tracer t = CURRENT.get();

@@ -27,8 +27,10 @@ import java.util.Map;
 /// again; so is a batch of another shape (the last, smaller one), which gets its own resident copy.
 /// `close()` frees the step's GPU memory at once (the values still on the GPU are first copied
 /// back into their tensors); a step that becomes unreachable unclosed is freed by a `Cleaner`.
-/// Invariant: after `step`, the model's parameters and the optimizer's state hold the graph's
-/// outputs (on `cuda`, once read).
+/// Buffers that the model updates in `forward` (BatchNorm's running statistics, see
+/// `BufferUpdates`) are results of the step too, written back like the parameters.
+/// Invariant: after `step`, the model's parameters, its updated buffers and the optimizer's state
+/// hold the graph's outputs (on `cuda`, once read).
 public final class TrainStep implements AutoCloseable {
     private final Traced traced;
     private final Executable exe;
@@ -37,10 +39,13 @@ public final class TrainStep implements AutoCloseable {
     private boolean closed;
     private final Optimizer optimizer;
     private final List<String> stateKeys;
+    /// The model's buffers that the step updates, in result order (after the optimizer's slots).
+    private final List<Tensor> buffers;
     private final int stepParam;
     private final Device device;
     /// On cuda: graph parameters that stay on the GPU, the results that replace them, and the
-    /// tensors they are (the optimizer's parameters, then its slots, in `stateKeys` order).
+    /// tensors they are (the optimizer's parameters, then its slots, in `stateKeys` order, then
+    /// the updated buffers).
     private final int[] stateParams, stateResults;
     private final List<Tensor> stateTensors = new ArrayList<>();
     private CudaExecutable.Resident resident;
@@ -50,10 +55,12 @@ public final class TrainStep implements AutoCloseable {
     private long version;
     private List<NdArray> pulled;
 
-    TrainStep(Traced traced, Optimizer optimizer, List<String> stateKeys, int stepParam, Device device, Kiln.CompileOptions options) {
+    TrainStep(Traced traced, Optimizer optimizer, List<String> stateKeys, List<Tensor> buffers, int stepParam, Device device,
+              Kiln.CompileOptions options) {
         this.traced = traced;
         this.optimizer = optimizer;
         this.stateKeys = stateKeys;
+        this.buffers = List.copyOf(buffers);
         this.stepParam = stepParam;
         this.device = device;
         this.exe = Compiler.get(traced.graph(), device, options.dumpDir());
@@ -69,6 +76,10 @@ public final class TrainStep implements AutoCloseable {
             for (int k = 0; k < stateKeys.size(); k++) {
                 stateTensors.add(optimizer.state().get(stateKeys.get(k)));
                 results.add(1 + n + k);
+            }
+            for (int k = 0; k < buffers.size(); k++) {
+                stateTensors.add(buffers.get(k));
+                results.add(firstBufferResult() + k);
             }
             for (Tensor t : stateTensors) params.add(paramOf(t));
         }
@@ -90,7 +101,11 @@ public final class TrainStep implements AutoCloseable {
     /// Starts the profile again from zero (e.g. after the first steps).
     public void resetProfile() { Profiling.enable(exe, "TrainStep.resetProfile"); }
 
-    /// The whole step as IR: results are the loss, the new parameters, the new optimizer state.
+    /// The result that holds the first updated buffer's new value.
+    private int firstBufferResult() { return 1 + optimizer.params().size() + stateKeys.size(); }
+
+    /// The whole step as IR: results are the loss, the new parameters, the new optimizer state,
+    /// the new values of the buffers the model updates.
     public Graph graph() { return traced.graph(); }
 
     /// Where it runs: the device of the example input it was compiled with.
@@ -100,6 +115,7 @@ public final class TrainStep implements AutoCloseable {
     Traced traced() { return traced; }
     Optimizer optimizer() { return optimizer; }
     List<String> stateKeys() { return stateKeys; }
+    List<Tensor> buffers() { return buffers; }
     int stepParam() { return stepParam; }
 
     /// Runs one step on a batch; returns the loss (a scalar tensor).
@@ -121,6 +137,7 @@ public final class TrainStep implements AutoCloseable {
         Map<String, Tensor> state = new LinkedHashMap<>();
         for (int i = 0; i < stateKeys.size(); i++) state.put(stateKeys.get(i), new Tensor(out.get(1 + n + i), device));
         optimizer.commit(new Optimizer.Update(params, state));
+        for (int k = 0; k < buffers.size(); k++) buffers.get(k).assign(out.get(firstBufferResult() + k));
         return new Tensor(out.getFirst(), device);
     }
 

@@ -149,9 +149,10 @@ class CheckpointTest {
         var c = SafeTensors.readContents(dir.resolve("c.safetensors"));
         assertEquals(List.of("model.0.weight", "model.0.bias", "model.3.weight", "model.3.bias",
                 "optim.0.exp_avg", "optim.0.exp_avg_sq", "optim.1.exp_avg", "optim.1.exp_avg_sq",
-                "optim.2.exp_avg", "optim.2.exp_avg_sq", "optim.3.exp_avg", "optim.3.exp_avg_sq", "optim.step"),
+                "optim.2.exp_avg", "optim.2.exp_avg_sq", "optim.3.exp_avg", "optim.3.exp_avg_sq", "optim.step", "optim.lr"),
                 List.copyOf(c.tensors().keySet()));
         assertEquals(3, c.tensors().get("optim.step").getLong(0));
+        assertEquals(0.01, c.tensors().get("optim.lr").getDouble(0));
         assertArrayEquals(opt.state().get("1.exp_avg_sq").toFloatArray(), (float[]) c.tensors().get("optim.1.exp_avg_sq").data());
         assertEquals("kiln-checkpoint-1", c.metadata().get("format"));
         assertEquals("dev.kiln.optim.Adam", c.metadata().get("optimizer"));
@@ -198,12 +199,13 @@ class CheckpointTest {
         Module net = model(1);
         var opt = new SGD(net.parameters(), 0.1, 0.9);
         var sd = opt.stateDict();
-        assertEquals(List.of("step"), List.copyOf(sd.keySet()));
+        assertEquals(List.of("step", "lr"), List.copyOf(sd.keySet()));
         assertEquals(0, sd.get("step").itemLong());
 
         var bad = new java.util.LinkedHashMap<String, Tensor>(Map.of("step", Tensor.scalar(3L), "7.momentum_buffer", Tensor.zeros(3)));
         var e = assertThrows(KilnException.class, () -> opt.loadStateDict(bad));
-        assertMessage("SGD.loadStateDict: unexpected key \"7.momentum_buffer\" (expected \"step\" and \"<param index>.<slot>\" with an index below 4)",
+        assertMessage("SGD.loadStateDict: unexpected key \"7.momentum_buffer\" (expected \"step\", \"lr\" and \"<param index>.<slot>\" with an index "
+                        + "below 4)",
                 e.getMessage());
         var shape = Map.of("step", Tensor.scalar(3L), "1.momentum_buffer", Tensor.zeros(3));
         e = assertThrows(KilnException.class, () -> opt.loadStateDict(shape));
@@ -215,6 +217,11 @@ class CheckpointTest {
 
         opt.loadStateDict(Map.of("step", Tensor.scalar(5L), "1.momentum_buffer", Tensor.ones(16)));
         assertEquals(5, opt.stepCount());
+        assertEquals(0.1, opt.getLr(), "without \"lr\" the learning rate stays");
+        opt.loadStateDict(Map.of("step", Tensor.scalar(5L), "1.momentum_buffer", Tensor.ones(16), "lr", Tensor.scalar(0.025)));
+        assertEquals(0.025, opt.getLr());
+        e = assertThrows(KilnException.class, () -> opt.loadStateDict(Map.of("step", Tensor.scalar(5L), "lr", Tensor.scalar(-1.0))));
+        assertMessage("SGD.loadStateDict: \"lr\" must be one finite number of at least 0, got tensor(-1., dtype=f64)", e.getMessage());
         float[] ones = new float[16];
         java.util.Arrays.fill(ones, 1f);
         assertArrayEquals(ones, opt.state().get("1.momentum_buffer").toFloatArray());

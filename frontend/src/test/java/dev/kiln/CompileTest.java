@@ -86,6 +86,12 @@ class CompileTest {
 
     @Test void compiledAdamStepMatchesEager() { trainStepMatchesEager(p -> new Adam(p, 0.01)); }
 
+    @Test void compiledAdamWStepMatchesEager() { trainStepMatchesEager(p -> new dev.kiln.optim.AdamW(p, 0.01)); }
+
+    @Test void compiledRmspropStepMatchesEager() {
+        trainStepMatchesEager(p -> new dev.kiln.optim.RMSprop(p, 0.01, 0.9, 1e-8, 0.01, 0.5, true));
+    }
+
     /// With plain SGD at lr = 1 a compiled step subtracts exactly the gradient, so the
     /// compiled (traced, differentiated as one graph) gradient can be read off and compared.
     @Test void compiledGradientsEqualEagerGradients() {

@@ -130,6 +130,36 @@ class CudaTest {
         assertClose(lastMoment.get(Device.cpu().toString()), lastMoment.get(Device.cuda().toString()), 1e-4, "Adam's exp_avg of fc1.weight");
     }
 
+    /// BatchNorm's running statistics stay on the GPU between steps like the weights, and a
+    /// scheduler's learning rate reaches every step: equal losses and buffers on both devices.
+    @Test void batchNormTrainStepWithSchedulerOnCudaMatchesTheCpu() {
+        assumeGpu();
+        Map<String, NdArray> cpu = new java.util.HashMap<>(), gpu = new java.util.HashMap<>();
+        List<Float> cpuLosses = trainBatchNorm(Device.cpu(), cpu), gpuLosses = trainBatchNorm(Device.cuda(), gpu);
+        for (int i = 0; i < cpuLosses.size(); i++)
+            assertEquals(cpuLosses.get(i), gpuLosses.get(i), 1e-4 * (1 + Math.abs(cpuLosses.get(i))), "loss of step " + i);
+        assertEquals(6, gpu.get("1.num_batches_tracked").getLong(0));
+        cpu.forEach((k, v) -> assertClose(v, gpu.get(k), 1e-4, k));
+    }
+
+    private static List<Float> trainBatchNorm(Device device, Map<String, NdArray> state) {
+        Kiln.manualSeed(5);
+        Tensor x = Tensor.randn(40, 4), y = Tensor.randint(0, 3, 40);
+        var model = new dev.kiln.nn.Sequential(new dev.kiln.nn.Linear(4, 8), new dev.kiln.nn.BatchNorm1d(8), new dev.kiln.nn.GELU(),
+                new dev.kiln.nn.Linear(8, 3)).<dev.kiln.nn.Sequential>to(device);
+        var opt = new dev.kiln.optim.AdamW(model.parameters(), 1e-2);
+        var sched = new dev.kiln.optim.StepLR(opt, 2, 0.5);
+        TrainStep step = Kiln.compileTrainStep(model, new CrossEntropyLoss(), opt, x.slice(0, 0, 16).to(device), y.slice(0, 0, 16).to(device));
+        List<Float> losses = new ArrayList<>();
+        for (int s = 0; s < 6; s++) {
+            int from = (s * 16) % 40, to = Math.min(from + 16, 40);    // batches of 16, 16, 8, ...
+            losses.add(step.step(x.slice(0, from, to).to(device), y.slice(0, from, to).to(device)).item());
+            sched.step();
+        }
+        model.stateDict().forEach((k, v) -> state.put(k, v.toNdArray()));
+        return losses;
+    }
+
     private final Map<String, NdArray> lastState = new java.util.HashMap<>(), lastMoment = new java.util.HashMap<>();
 
     private List<Float> train(Device device) {

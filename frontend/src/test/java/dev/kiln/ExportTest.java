@@ -149,6 +149,26 @@ class ExportTest {
         assertArrayEquals(m.forward(x).toFloatArray(), fresh.forward(x).toFloatArray());
     }
 
+    /// BatchNorm's running statistics are results of the step in the jar too: after the same
+    /// steps, the jar's saved buffers equal the in-process ones bit for bit.
+    @Test void trainStepJarUpdatesBatchNormBuffers() throws Exception {
+        Kiln.manualSeed(4);
+        int n = 32, batch = 16, steps = 3;
+        Tensor x = Tensor.randn(n, 6), y = Tensor.randn(n, 1);
+        Module m = new Sequential(new Linear(6, 8), new dev.kiln.nn.BatchNorm1d(8), new ReLU(), new Linear(8, 1));
+        TrainStep step = Kiln.compileTrainStep(m, new MSELoss(), new dev.kiln.optim.SGD(m.parameters(), 0.05), rows(x, 0, batch),
+                rows(y, 0, batch));
+        JarExporter.Exported e = Kiln.exportTrainStep(step, dir.resolve("bn.jar"));
+        Npy.write(dir.resolve("x.npy"), x.toNdArray());
+        Npy.write(dir.resolve("y.npy"), y.toNdArray());
+        Run r = java(e.jar(), "--input", "x.npy", "--target", "y.npy", "--steps", "" + steps, "--batch", "" + batch, "--save", "bn.safetensors");
+        assertEquals(0, r.code(), r.err());
+        for (int s = 0; s < steps; s++) step.step(rows(x, (s % 2) * batch, batch), rows(y, (s % 2) * batch, batch));
+        Map<String, NdArray> saved = SafeTensors.read(dir.resolve("bn.safetensors"));
+        assertEquals(steps, saved.get("1.num_batches_tracked").getLong(0));
+        m.stateDict().forEach((k, v) -> assertTrue(v.toNdArray().contentEquals(saved.get(k)), k));
+    }
+
     @Test void savedTraceRoundTripsThroughTheTextFormat() throws Exception {
         Kiln.manualSeed(3);
         Module m = mlp();

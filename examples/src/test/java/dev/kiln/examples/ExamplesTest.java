@@ -89,6 +89,16 @@ class ExamplesTest {
         assertTrue(out.contains("mse 2.5"), out);
     }
 
+    @Test void normAndSchedule() throws Exception {
+        String out = run(NormAndSchedule::main);
+        for (int epoch = 0; epoch < 8; epoch++)                // cosine from 0.05 to 0 over 8 epochs
+            assertEquals(0.05 * (1 + Math.cos(Math.PI * epoch / 8)) / 2, number(out, "epoch " + epoch + "  lr ([0-9.]+)"), 1e-6);
+        assertTrue(out.contains("batches tracked: 48"), out);  // 8 epochs of 6 batches
+        double first = number(out, "epoch 0  lr [0-9.]+  mean loss ([0-9.]+)"), last = number(out, "epoch 7  lr [0-9.]+  mean loss ([0-9.]+)");
+        assertTrue(last < 0.5 * first, out);
+        assertTrue(number(out, "eval accuracy ([0-9.]+)") > 0.9, out);
+    }
+
     @Test void saveLoad(@TempDir Path dir) throws Exception {
         String out = run(SaveLoad::main, dir.resolve("m.safetensors").toString());
         assertTrue(out.contains("saved [0.weight, 0.bias, 2.weight, 2.bias]"), out);

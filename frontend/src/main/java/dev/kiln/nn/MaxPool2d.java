@@ -1,21 +1,13 @@
 package dev.kiln.nn;
 
-import dev.kiln.KilnException;
 import dev.kiln.Tensor;
 
 /// Max pooling over `kernelSize x kernelSize` windows with stride equal to the kernel (PyTorch's
 /// default), floor mode.
-public class MaxPool2d extends Module {
-    public final int kernelSize;
-
+public class MaxPool2d extends WindowPool2d {
     public MaxPool2d(int kernelSize) { this(kernelSize, kernelSize); }
 
-    public MaxPool2d(int kernelSize, int stride) {
-        if (stride != kernelSize)
-            throw new KilnException("MaxPool2d: only stride == kernel_size is supported, got kernel_size " + kernelSize
-                    + " and stride " + stride);
-        this.kernelSize = kernelSize;
-    }
+    public MaxPool2d(int kernelSize, int stride) { super(kernelSize, stride); }
 
     @Override public Tensor forward(Tensor x) {
         try (var _ = scope()) {

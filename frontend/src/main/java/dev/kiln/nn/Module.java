@@ -1,5 +1,6 @@
 package dev.kiln.nn;
 
+import dev.kiln.BufferUpdates;
 import dev.kiln.Device;
 import dev.kiln.KilnException;
 import dev.kiln.Locations;
@@ -74,6 +75,25 @@ public abstract class Module {
         checkName(name);
         buffers.put(name, t);
         return t;
+    }
+
+    /// Gives buffers of this module new values computed in `forward` (BatchNorm's running
+    /// statistics), by name: at once when eager, as extra results of a compiled train step when
+    /// traced (see `BufferUpdates`). Each value must have its buffer's shape; it is converted to
+    /// its dtype.
+    protected final void updateBuffers(Map<String, Tensor> values) {
+        Map<Tensor, Tensor> updates = new LinkedHashMap<>();
+        values.forEach((name, value) -> {
+            Tensor b = buffers.get(name);
+            if (b == null) throw new KilnException(getClass().getSimpleName() + " has no buffer named '" + name + "'");
+            updates.put(b, value);
+        });
+        BufferUpdates.set(updates, describe());
+    }
+
+    /// The class and path, for messages: `BatchNorm2d 'features.1'`.
+    private String describe() {
+        return getClass().getSimpleName() + (path().isEmpty() ? "" : " '" + path() + "'");
     }
 
     private void checkName(String name) {

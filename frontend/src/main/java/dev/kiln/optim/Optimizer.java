@@ -17,13 +17,20 @@ import java.util.Set;
 /// parameter and computes all the new values in one graph; a compiled train step traces the same
 /// rule into its graph. State (momentum, Adam's moments) lives in named slots, `"<param index>.<slot>"`
 /// as in PyTorch's optimizer state dict, created as zeros on first use.
+///
+/// The learning rate is a tensor too (`lrTensor()`, an f64 scalar), not a constant of the rule:
+/// a compiled train step reads it as an input on every step, so `setLr` (what the schedulers in
+/// this package call) takes effect there as it does in eager steps.
 /// Invariant: `stepCount()` is the number of completed steps, eager or compiled.
 public abstract class Optimizer {
     protected final List<Tensor> params;
     private final Map<String, Tensor> state = new LinkedHashMap<>();
+    private final Tensor lr;
     private long steps;
 
-    protected Optimizer(List<Tensor> params) {
+    protected Optimizer(List<Tensor> params, double lr) {
+        checkLr(lr);
+        this.lr = Tensor.scalar(lr);
         if (params.isEmpty()) throw new KilnException(getClass().getSimpleName() + ": got an empty parameter list");
         Set<Tensor> seen = Collections.newSetFromMap(new IdentityHashMap<>());
         for (Tensor p : params) {
@@ -36,24 +43,49 @@ public abstract class Optimizer {
 
     public List<Tensor> params() { return params; }
 
+    /// The current learning rate (PyTorch's `optimizer.param_groups[0]["lr"]`: Kiln's optimizers
+    /// have one parameter group).
+    public double getLr() { return lr.itemDouble(); }
+
+    /// Sets the learning rate for the following steps, eager or compiled.
+    public void setLr(double value) {
+        checkLr(value);
+        lr.copy_(Tensor.scalar(value));
+    }
+
+    /// The learning rate as the f64 scalar tensor that `update` reads (a compiled train step takes
+    /// it as its input `optim.lr`). Change it with `setLr`.
+    public Tensor lrTensor() { return lr; }
+
+    private void checkLr(double value) {
+        if (!(value >= 0) || Double.isInfinite(value))
+            throw new KilnException(getClass().getSimpleName() + ": the learning rate must be a finite number >= 0, got " + value);
+    }
+
+    /// The learning rate converted to `dtype` (the parameter's), to scale an update with.
+    protected Tensor lr(dev.kiln.runtime.DType dtype) { return lr.to(dtype); }
+
     public long stepCount() { return steps; }
 
     /// The state slots by name (read-only).
     public Map<String, Tensor> state() { return Collections.unmodifiableMap(state); }
 
     /// The state as an ordered state dict, PyTorch's `optimizer.state_dict()` made flat: every slot
-    /// under `"<param index>.<slot>"` (the live tensors, as `Module.stateDict` gives them) and the
-    /// number of completed steps under `"step"` (an i64 scalar). What checkpoints save.
+    /// under `"<param index>.<slot>"` (the live tensors, as `Module.stateDict` gives them), the
+    /// number of completed steps under `"step"` (an i64 scalar) and the learning rate under `"lr"`
+    /// (an f64 scalar). What checkpoints save.
     public Map<String, Tensor> stateDict() {
         Map<String, Tensor> out = new LinkedHashMap<>(state);
         out.put("step", Tensor.scalar(steps));
+        out.put("lr", Tensor.scalar(getLr()));
         return out;
     }
 
     /// Restores a state dict from `stateDict()` of an optimizer of the same kind over parameters of
     /// the same shapes, so that the next step computes what it would have computed there. Strict:
     /// `"step"` must be there, every other key must be `"<param index>.<slot>"` with the shape of
-    /// that parameter; nothing changes unless all keys pass. Slots are overwritten in place (a
+    /// that parameter, but `"lr"`, which is optional (without it the learning rate stays as it
+    /// is); nothing changes unless all keys pass. Slots are overwritten in place (a
     /// compiled train step keeps reading the slot tensors it traced); existing slots the dict does
     /// not hold are reset to zeros, their value before any step.
     public void loadStateDict(Map<String, Tensor> stateDict) {
@@ -62,13 +94,16 @@ public abstract class Optimizer {
         if (step == null) throw new KilnException(who + ": the state dict has no \"step\" entry");
         if (step.numel() != 1 || step.dtype().isFloat() && step.itemDouble() != Math.rint(step.itemDouble()) || step.itemDouble() < 0)
             throw new KilnException(who + ": \"step\" must be one whole number of at least 0, got " + step);
+        Tensor lrEntry = stateDict.get("lr");
+        if (lrEntry != null && (lrEntry.numel() != 1 || !(lrEntry.itemDouble() >= 0) || Double.isInfinite(lrEntry.itemDouble())))
+            throw new KilnException(who + ": \"lr\" must be one finite number of at least 0, got " + lrEntry);
         Map<String, Integer> index = new LinkedHashMap<>();
         for (var e : stateDict.entrySet()) {
             String key = e.getKey();
-            if (key.equals("step")) continue;
+            if (key.equals("step") || key.equals("lr")) continue;
             int i = slotIndex(key);
             if (i < 0 || i >= params.size())
-                throw new KilnException(who + ": unexpected key \"" + key + "\" (expected \"step\" and \"<param index>.<slot>\" with an index below "
+                throw new KilnException(who + ": unexpected key \"" + key + "\" (expected \"step\", \"lr\" and \"<param index>.<slot>\" with an index below "
                         + params.size() + ")");
             if (!java.util.Arrays.equals(e.getValue().shape(), params.get(i).shape()))
                 throw new KilnException(who + ": size mismatch for \"" + key + "\": the state dict has shape "
@@ -82,6 +117,7 @@ public abstract class Optimizer {
             cur.copy_(stateDict.get(key));
         });
         steps = step.itemLong();
+        if (lrEntry != null) setLr(lrEntry.itemDouble());
     }
 
     /// The parameter index of a slot key `"<index>.<slot>"`, or -1 when `key` is not one.
@@ -142,7 +178,9 @@ public abstract class Optimizer {
     }
 
     /// The new value of parameter `index` from its gradient, in tensor ops; reads and writes
-    /// state through `slots`. `step` is the 1-based step number (f64 scalar).
+    /// state through `slots`. `step` is the 1-based step number (f64 scalar). The learning rate
+    /// comes from `lrTensor()` or `lr(dtype)`, never from a Java number, so that a compiled step
+    /// follows `setLr`.
     protected abstract Tensor update(int index, Tensor param, Tensor grad, Tensor step, Slots slots);
 
     /// Access to the state slots during one update.

@@ -9,7 +9,7 @@ import java.util.List;
 /// `buf = momentum*buf + d` (buf starts at zero, which equals PyTorch's first step `buf = d`),
 /// `d = buf` (or `d + momentum*buf` for Nesterov); `p = p - lr*d`.
 public class SGD extends Optimizer {
-    public final double lr, momentum, weightDecay;
+    public final double momentum, weightDecay;
     public final boolean nesterov;
 
     public SGD(List<Tensor> params, double lr) { this(params, lr, 0, 0, false); }
@@ -19,11 +19,10 @@ public class SGD extends Optimizer {
     public SGD(List<Tensor> params, double lr, double momentum, double weightDecay) { this(params, lr, momentum, weightDecay, false); }
 
     public SGD(List<Tensor> params, double lr, double momentum, double weightDecay, boolean nesterov) {
-        super(params);
-        if (!(lr >= 0) || !(momentum >= 0) || !(weightDecay >= 0))
-            throw new KilnException("SGD: lr, momentum and weight decay must be non-negative, got " + lr + ", " + momentum + ", " + weightDecay);
+        super(params, lr);
+        if (!(momentum >= 0) || !(weightDecay >= 0))
+            throw new KilnException("SGD: momentum and weight decay must be non-negative, got " + momentum + ", " + weightDecay);
         if (nesterov && momentum == 0) throw new KilnException("SGD: Nesterov momentum needs a positive momentum");
-        this.lr = lr;
         this.momentum = momentum;
         this.weightDecay = weightDecay;
         this.nesterov = nesterov;
@@ -36,6 +35,6 @@ public class SGD extends Optimizer {
             slots.set(i, "momentum_buffer", buf);
             d = nesterov ? d.add(buf.mul(momentum)) : buf;
         }
-        return p.sub(d.mul(lr));
+        return p.sub(d.mul(lr(p.dtype())));
     }
 }

@@ -38,4 +38,20 @@ class CudaLoweringTest {
         compiles(step.graph());
         compiles(Kiln.trace(model, x));
     }
+
+    /// The layers, losses and optimizers composed in the frontend lower like the seed's: a train
+    /// step with BatchNorm (its running statistics as results), GELU, SiLU, ELU, both average
+    /// pools, LayerNorm, BCE with logits and AdamW, and the model's forward pass in eval mode.
+    @Test void newerLayersTrainStepAndForwardLowerToValidPtx() {
+        Kiln.manualSeed(1);
+        var model = new dev.kiln.nn.Sequential(new dev.kiln.nn.Conv2d(1, 4, 3, 1, 1), new dev.kiln.nn.BatchNorm2d(4),
+                new dev.kiln.nn.GELU(), new dev.kiln.nn.AvgPool2d(2), new dev.kiln.nn.Conv2d(4, 8, 3, 1, 1), new dev.kiln.nn.SiLU(),
+                new dev.kiln.nn.AdaptiveAvgPool2d(1), new dev.kiln.nn.Flatten(), new dev.kiln.nn.LayerNorm(8), new dev.kiln.nn.ELU(),
+                new dev.kiln.nn.Linear(8, 3));
+        Tensor x = Tensor.randn(16, 1, 8, 8), y = Tensor.rand(16, 3);
+        TrainStep step = Kiln.compileTrainStep(model, new dev.kiln.nn.BCEWithLogitsLoss(), new dev.kiln.optim.AdamW(model.parameters()), x, y);
+        compiles(step.graph());
+        model.eval();
+        compiles(Kiln.trace(model, x));
+    }
 }

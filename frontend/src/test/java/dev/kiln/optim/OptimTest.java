@@ -58,6 +58,98 @@ class OptimTest {
         }
     }
 
+    /// Runs `steps` eager steps of `opt` on `w` with loss(w, c) and compares each step's
+    /// parameters with `reference`, which advances `p` (doubles) in place from the gradient `c*p`.
+    static void matchesReference(Optimizer opt, Tensor w, double[] c, double[] p, int steps, double tol,
+                                 java.util.function.BiConsumer<Integer, double[]> reference) {
+        for (int t = 1; t <= steps; t++) {
+            opt.zeroGrad();
+            loss(w, c).backward();
+            opt.step();
+            double[] g = new double[p.length];
+            for (int i = 0; i < p.length; i++) g[i] = c[i] * p[i];
+            reference.accept(t, g);
+            float[] got = w.toFloatArray();
+            for (int i = 0; i < p.length; i++) assertEquals(p[i], got[i], tol, "step " + t + " element " + i);
+        }
+    }
+
+    @Test void sgdNesterovMatchesPyTorchRule() {
+        double[] c = {2, -1, 0.5}, p = {1, 3, -2};
+        double lr = 0.05, mom = 0.8, wd = 0.1;
+        Tensor w = Tensor.of(new float[]{1, 3, -2}).requiresGrad(true);
+        double[] buf = new double[3];
+        matchesReference(new SGD(List.of(w), lr, mom, wd, true), w, c, p, 3, 1e-6, (t, g) -> {
+            for (int i = 0; i < p.length; i++) {
+                double d = g[i] + wd * p[i];
+                buf[i] = t == 1 ? d : mom * buf[i] + d;
+                p[i] -= lr * (d + mom * buf[i]);
+            }
+        });
+    }
+
+    @Test void adamWDecouplesWeightDecay() {
+        double[] c = {1, -3, 0.5}, p = {1, -2, 0.1};
+        double lr = 0.1, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.01;   // PyTorch's AdamW defaults but lr
+        Tensor w = Tensor.of(new float[]{1, -2, 0.1f}).requiresGrad(true);
+        AdamW opt = new AdamW(List.of(w), lr);
+        assertEquals(wd, opt.weightDecay);
+        double[] m = new double[3], v = new double[3];
+        matchesReference(opt, w, c, p, 3, 2e-6, (t, g) -> {
+            for (int i = 0; i < p.length; i++) {                 // torch.optim.AdamW: decay first, gradient unchanged
+                p[i] *= 1 - lr * wd;
+                m[i] = b1 * m[i] + (1 - b1) * g[i];
+                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+                double bc1 = 1 - Math.pow(b1, t), bc2 = 1 - Math.pow(b2, t);
+                p[i] -= lr / bc1 * m[i] / (Math.sqrt(v[i]) / Math.sqrt(bc2) + eps);
+            }
+        });
+        assertEquals(0.001, new AdamW(List.of(Tensor.scalar(1f).requiresGrad(true))).getLr());
+    }
+
+    @Test void rmspropMatchesPyTorchRule() {
+        double[] c = {1, -3, 0.5}, p = {1, -2, 0.1};
+        double lr = 0.01, alpha = 0.99, eps = 1e-8;
+        Tensor w = Tensor.of(new float[]{1, -2, 0.1f}).requiresGrad(true);
+        RMSprop opt = new RMSprop(List.of(w));
+        assertEquals(lr, opt.getLr());
+        double[] sq = new double[3];
+        matchesReference(opt, w, c, p, 3, 1e-6, (t, g) -> {
+            for (int i = 0; i < p.length; i++) {
+                sq[i] = alpha * sq[i] + (1 - alpha) * g[i] * g[i];
+                p[i] -= lr * g[i] / (Math.sqrt(sq[i]) + eps);
+            }
+        });
+    }
+
+    @Test void rmspropCenteredWithMomentumAndWeightDecay() {
+        double[] c = {1, -3, 0.5}, p = {1, -2, 0.1};
+        double lr = 0.02, alpha = 0.9, eps = 1e-6, wd = 0.05, mom = 0.7;
+        Tensor w = Tensor.of(new float[]{1, -2, 0.1f}).requiresGrad(true);
+        double[] sq = new double[3], ga = new double[3], buf = new double[3];
+        matchesReference(new RMSprop(List.of(w), lr, alpha, eps, wd, mom, true), w, c, p, 3, 1e-6, (t, g) -> {
+            for (int i = 0; i < p.length; i++) {
+                double d = g[i] + wd * p[i];
+                sq[i] = alpha * sq[i] + (1 - alpha) * d * d;
+                ga[i] = alpha * ga[i] + (1 - alpha) * d;
+                buf[i] = mom * buf[i] + d / (Math.sqrt(sq[i] - ga[i] * ga[i]) + eps);
+                p[i] -= lr * buf[i];
+            }
+        });
+    }
+
+    @Test void setLrChangesTheNextStep() {
+        Tensor w = Tensor.of(new float[]{4}).requiresGrad(true);
+        SGD opt = new SGD(List.of(w), 0.5);
+        w.mul(w).sum().backward();          // grad 8
+        opt.setLr(0.25);
+        opt.step();
+        assertEquals(4 - 0.25 * 8, w.item(), 1e-6);
+        assertEquals(0.25, opt.getLr());
+        var e = assertThrows(KilnException.class, () -> opt.setLr(-1));
+        assertTrue(e.getMessage().contains("learning rate must be a finite number >= 0, got -1.0"), e.getMessage());
+    }
+
     @Test void parametersWithoutGradAreSkipped() {
         Tensor a = Tensor.scalar(1f).requiresGrad(true), b = Tensor.scalar(5f).requiresGrad(true);
         SGD opt = new SGD(List.of(a, b), 0.5);
