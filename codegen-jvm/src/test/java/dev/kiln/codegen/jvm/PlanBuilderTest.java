@@ -90,4 +90,28 @@ class PlanBuilderTest {
         assertEquals(3 * 7, s.eval(new int[]{3, 5}));
         assertEquals(Size.apply("max", Size.literal(-2), Size.symbol(0)).eval(new int[]{-5}), -2);
     }
+
+    /// A kernel's first call (class loading, JIT) is kept out of the mean, the share and the
+    /// rates, and shown apart: here every task takes 1 ms on its first call and 2 us after.
+    @Test void profileKeepsTheFirstCallApart() {
+        Plan plan = JvmBackend.compile(GraphParityTest.mlpTrainStep()).plan();
+        KernelProfile p = new KernelProfile(plan);
+        int[] dims = {32};
+        for (int run = 0; run < 5; run++) {
+            for (int t = 0; t < plan.tasks().size(); t++) p.add(t, run == 0 ? 1_000_000 : 2_000, dims);
+            p.endRun();
+        }
+        KernelProfile.Row r = p.rows().getFirst();
+        long tasks = plan.tasks().stream().filter(t -> t.kernel() == 0).count();
+        assertEquals(5, r.calls());
+        assertEquals(4, r.steadyCalls());
+        assertEquals(tasks * (1_000_000 + 4 * 2_000), r.nanos());
+        assertEquals(tasks * 4 * 2_000, r.steadyNanos());
+        assertEquals(tasks * 1_000_000, r.firstNanos());
+        String line = p.table().lines().skip(1).findFirst().orElseThrow();
+        String[] cols = line.trim().split(" +");
+        assertEquals(String.format("%.1f", tasks * 2.0), cols[3], line);        // mean us: the later calls
+        assertEquals(String.format("%.1f", tasks * 1000.0), cols[4], line);     // first us
+        assertEquals(String.format("%.1f%%", 100.0 * tasks / plan.tasks().size()), cols[5], line); // share of the later calls
+    }
 }
