@@ -18,7 +18,6 @@ import dev.kiln.optim.Adam;
 import dev.kiln.passes.PassManager;
 import dev.kiln.passes.RandomGraphs;
 import dev.kiln.passes.lower.Lower;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
@@ -80,20 +79,9 @@ class KernelIrRoundTripTest {
         bothForms(Kiln.trace(model, x));
     }
 
-    /// The graph as written and after the pipeline with fusion, each form that lowers.
+    /// The graph as written and after the pipeline with fusion.
     private static void bothForms(Graph g) {
-        int lowered = 0;
-        for (Graph form : List.of(g, PIPELINE.run(g))) {
-            KernelProgram p;
-            try {
-                p = Lower.lower(form);
-            } catch (IrError e) { // a form the lowering refuses (nested fused regions): nothing to print
-                continue;
-            }
-            roundTrip(p);
-            lowered++;
-        }
-        Assumptions.assumeTrue(lowered > 0, "lowers neither as written nor fused");
+        for (Graph form : List.of(g, PIPELINE.run(g))) roundTrip(Lower.lower(form));
     }
 
     static void roundTrip(KernelProgram p) {
