@@ -174,8 +174,8 @@ public final class PtxGen {
             if (!st.index().equals(linear(p.chain()))) return null;
             Expr v = replaceLoad(st.value(), out, st.index(), new Local(ACC, DType.F32));
             LinkedHashSet<Integer> bufs = new LinkedHashSet<>();
-            scan(v, bufs, new LinkedHashSet<>());
-            for (List<Let> lets : p.chainLets()) for (Let let : lets) scan(let.value(), bufs, new LinkedHashSet<>());
+            Kir.loads(v, bufs);
+            for (List<Let> lets : p.chainLets()) for (Let let : lets) Kir.loads(let.value(), bufs);
             return bufs.contains(out) ? null : new Epilogue(p, v);
         }
     }
@@ -215,11 +215,11 @@ public final class PtxGen {
         }
         LinkedHashSet<Integer> bufs = new LinkedHashSet<>(List.of(g.out()));
         LinkedHashSet<String> syms = new LinkedHashSet<>();
-        for (Expr e : List.of(g.a(), g.b(), g.outIndex(), g.m(), g.n(), g.k())) scan(e, bufs, syms);
+        for (Expr e : List.of(g.a(), g.b(), g.outIndex(), g.m(), g.n(), g.k())) Kir.uses(e, bufs, syms);
         if (epilogue != null) {
-            scan(epilogue.value(), bufs, syms);
-            for (Loop l : epilogue.plan().chain()) scan(l.extent(), bufs, syms);
-            for (List<Let> lets : epilogue.plan().chainLets()) for (Let l : lets) scan(l.value(), bufs, syms);
+            Kir.uses(epilogue.value(), bufs, syms);
+            for (Loop l : epilogue.plan().chain()) Kir.uses(l.extent(), bufs, syms);
+            for (List<Let> lets : epilogue.plan().chainLets()) for (Let l : lets) Kir.uses(l.value(), bufs, syms);
         }
         List<Arg> args = new ArrayList<>();
         Body body = open(name, source, bufs, syms, args);
@@ -497,15 +497,7 @@ public final class PtxGen {
     }
 
     static void loads(Expr e, List<Load> out) {
-        switch (e) {
-            case Load l -> { out.add(l); loads(l.index(), out); }
-            case Un u -> loads(u.x(), out);
-            case Bin b -> { loads(b.a(), out); loads(b.b(), out); }
-            case Sel s -> { loads(s.cond(), out); loads(s.onTrue(), out); loads(s.onFalse(), out); }
-            case Convert c -> loads(c.x(), out);
-            case Rand r -> { loads(r.seed(), out); loads(r.index(), out); }
-            case IntConst _, FloatConst _, Sym _, Local _ -> {}
-        }
+        Kir.forEach(e, x -> { if (x instanceof Load l) out.add(l); });
     }
 
     /// A new entry whose parameters are the global addresses of `bufs`, then the values of
@@ -531,24 +523,11 @@ public final class PtxGen {
 
     static void scan(Stmt s, LinkedHashSet<Integer> bufs, LinkedHashSet<String> syms) {
         switch (s) {
-            case Loop l -> { scan(l.extent(), bufs, syms); for (Stmt b : l.body()) scan(b, bufs, syms); }
-            case Let l -> scan(l.value(), bufs, syms);
-            case Set l -> scan(l.value(), bufs, syms);
-            case Store st -> { bufs.add(st.buffer()); scan(st.index(), bufs, syms); scan(st.value(), bufs, syms); }
+            case Loop l -> { Kir.uses(l.extent(), bufs, syms); for (Stmt b : l.body()) scan(b, bufs, syms); }
+            case Let l -> Kir.uses(l.value(), bufs, syms);
+            case Set l -> Kir.uses(l.value(), bufs, syms);
+            case Store st -> { bufs.add(st.buffer()); Kir.uses(st.index(), bufs, syms); Kir.uses(st.value(), bufs, syms); }
             case Call c -> throw new IllegalStateException("a call inside a loop nest");
-        }
-    }
-
-    static void scan(Expr e, LinkedHashSet<Integer> bufs, LinkedHashSet<String> syms) {
-        switch (e) {
-            case Sym s -> syms.add(s.name());
-            case Load l -> { bufs.add(l.buffer()); scan(l.index(), bufs, syms); }
-            case Un u -> scan(u.x(), bufs, syms);
-            case Bin b -> { scan(b.a(), bufs, syms); scan(b.b(), bufs, syms); }
-            case Sel s -> { scan(s.cond(), bufs, syms); scan(s.onTrue(), bufs, syms); scan(s.onFalse(), bufs, syms); }
-            case Convert c -> scan(c.x(), bufs, syms);
-            case Rand r -> { scan(r.seed(), bufs, syms); scan(r.index(), bufs, syms); }
-            case IntConst _, FloatConst _, Local _ -> {}
         }
     }
 

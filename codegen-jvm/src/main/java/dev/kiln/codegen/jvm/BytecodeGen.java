@@ -983,31 +983,18 @@ final class BytecodeGen {
 
         void scan(Stmt s, LinkedHashSet<Integer> bufs, LinkedHashSet<String> syms) {
             switch (s) {
-                case Loop l -> { scan(l.extent(), bufs, syms); for (Stmt b : l.body()) scan(b, bufs, syms); }
-                case Let l -> scan(l.value(), bufs, syms);
-                case Set l -> scan(l.value(), bufs, syms);
-                case Store st -> { bufs.add(st.buffer()); scan(st.index(), bufs, syms); scan(st.value(), bufs, syms); }
+                case Loop l -> { Kir.uses(l.extent(), bufs, syms); for (Stmt b : l.body()) scan(b, bufs, syms); }
+                case Let l -> Kir.uses(l.value(), bufs, syms);
+                case Set l -> Kir.uses(l.value(), bufs, syms);
+                case Store st -> { bufs.add(st.buffer()); Kir.uses(st.index(), bufs, syms); Kir.uses(st.value(), bufs, syms); }
                 case Call c -> {
                     bufs.add(c.call().out());
                     bufs.addAll(c.call().reads());
                     switch (c.call()) {
-                        case Gemm g -> { for (Expr e : List.of(g.batch(), g.m(), g.n(), g.k())) scan(e, bufs, syms); }
-                        case Conv cv -> scan(cv.n(), bufs, syms);
+                        case Gemm g -> { for (Expr e : List.of(g.batch(), g.m(), g.n(), g.k())) Kir.uses(e, bufs, syms); }
+                        case Conv cv -> Kir.uses(cv.n(), bufs, syms);
                     }
                 }
-            }
-        }
-
-        void scan(Expr e, LinkedHashSet<Integer> bufs, LinkedHashSet<String> syms) {
-            switch (e) {
-                case Sym s -> syms.add(s.name());
-                case Load l -> { bufs.add(l.buffer()); scan(l.index(), bufs, syms); }
-                case Un u -> scan(u.x(), bufs, syms);
-                case Bin b -> { scan(b.a(), bufs, syms); scan(b.b(), bufs, syms); }
-                case Sel s -> { scan(s.cond(), bufs, syms); scan(s.onTrue(), bufs, syms); scan(s.onFalse(), bufs, syms); }
-                case Convert c -> scan(c.x(), bufs, syms);
-                case Rand r -> { scan(r.seed(), bufs, syms); scan(r.index(), bufs, syms); }
-                case IntConst _, FloatConst _, Local _ -> {}
             }
         }
     }

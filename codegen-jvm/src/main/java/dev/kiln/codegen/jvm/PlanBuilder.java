@@ -160,22 +160,10 @@ public final class PlanBuilder {
     private static void touched(Stmt s, LinkedHashSet<Integer> bufs) {
         switch (s) {
             case Loop l -> { for (Stmt b : l.body()) touched(b, bufs); }
-            case Let l -> touched(l.value(), bufs);
-            case Set l -> touched(l.value(), bufs);
-            case Store st -> { bufs.add(st.buffer()); touched(st.index(), bufs); touched(st.value(), bufs); }
+            case Let l -> Kir.loads(l.value(), bufs);
+            case Set l -> Kir.loads(l.value(), bufs);
+            case Store st -> { bufs.add(st.buffer()); Kir.loads(st.index(), bufs); Kir.loads(st.value(), bufs); }
             case Call c -> { bufs.addAll(c.call().reads()); bufs.add(c.call().out()); }
-        }
-    }
-
-    private static void touched(Expr e, LinkedHashSet<Integer> bufs) {
-        switch (e) {
-            case Load l -> { bufs.add(l.buffer()); touched(l.index(), bufs); }
-            case Un u -> touched(u.x(), bufs);
-            case Bin b -> { touched(b.a(), bufs); touched(b.b(), bufs); }
-            case Sel s -> { touched(s.cond(), bufs); touched(s.onTrue(), bufs); touched(s.onFalse(), bufs); }
-            case Convert c -> touched(c.x(), bufs);
-            case Rand r -> { touched(r.seed(), bufs); touched(r.index(), bufs); }
-            case IntConst _, FloatConst _, Sym _, Local _ -> {}
         }
     }
 

@@ -49,24 +49,41 @@ public final class Kir {
     /// Counter-based uniform in [0,1): a pure function of an i64 seed and an i64 element index.
     public record Rand(Expr seed, Expr index, DType type) implements Expr {}
 
+    /// Calls `visit` on `e` and on every expression under it, each before its operands and the
+    /// operands in order: the one walk over an expression tree that the analyses below and the
+    /// backends' scans share.
+    public static void forEach(Expr e, java.util.function.Consumer<Expr> visit) {
+        visit.accept(e);
+        switch (e) {
+            case Load l -> forEach(l.index(), visit);
+            case Un u -> forEach(u.x(), visit);
+            case Bin b -> { forEach(b.a(), visit); forEach(b.b(), visit); }
+            case Sel s -> { forEach(s.cond(), visit); forEach(s.onTrue(), visit); forEach(s.onFalse(), visit); }
+            case Convert c -> forEach(c.x(), visit);
+            case Rand r -> { forEach(r.seed(), visit); forEach(r.index(), visit); }
+            case IntConst _, FloatConst _, Sym _, Local _ -> {}
+        }
+    }
+
     /// Names of the locals (loop counters, `Let`s) that `e` reads, in the order first read.
     public static java.util.Set<String> locals(Expr e) {
         java.util.Set<String> out = new java.util.LinkedHashSet<>();
-        collectLocals(e, out);
+        forEach(e, x -> { if (x instanceof Local l) out.add(l.name()); });
         return out;
     }
 
-    private static void collectLocals(Expr e, java.util.Set<String> out) {
-        switch (e) {
-            case Local l -> out.add(l.name());
-            case Load l -> collectLocals(l.index(), out);
-            case Un u -> collectLocals(u.x(), out);
-            case Bin b -> { collectLocals(b.a(), out); collectLocals(b.b(), out); }
-            case Sel s -> { collectLocals(s.cond(), out); collectLocals(s.onTrue(), out); collectLocals(s.onFalse(), out); }
-            case Convert c -> collectLocals(c.x(), out);
-            case Rand r -> { collectLocals(r.seed(), out); collectLocals(r.index(), out); }
-            case IntConst _, FloatConst _, Sym _ -> {}
-        }
+    /// Adds the buffers that `e` loads from to `out`, in the order first loaded.
+    public static void loads(Expr e, java.util.Collection<Integer> out) {
+        forEach(e, x -> { if (x instanceof Load l) out.add(l.buffer()); });
+    }
+
+    /// Adds the buffers that `e` loads from to `bufs` and the symbols it names to `syms`, each in
+    /// the order first met: what a backend passes to the code it generates for `e`.
+    public static void uses(Expr e, java.util.Collection<Integer> bufs, java.util.Collection<String> syms) {
+        forEach(e, x -> {
+            if (x instanceof Load l) bufs.add(l.buffer());
+            else if (x instanceof Sym s) syms.add(s.name());
+        });
     }
 
     /// The buffers kernel `k` reads (loads and library-call operands).
@@ -78,23 +95,11 @@ public final class Kir {
 
     private static void reads(Stmt s, java.util.Set<Integer> out) {
         switch (s) {
-            case Loop l -> { reads(l.extent(), out); for (Stmt b : l.body()) reads(b, out); }
-            case Let l -> reads(l.value(), out);
-            case Set l -> reads(l.value(), out);
-            case Store st -> { reads(st.index(), out); reads(st.value(), out); }
+            case Loop l -> { loads(l.extent(), out); for (Stmt b : l.body()) reads(b, out); }
+            case Let l -> loads(l.value(), out);
+            case Set l -> loads(l.value(), out);
+            case Store st -> { loads(st.index(), out); loads(st.value(), out); }
             case Call c -> { out.addAll(c.call().reads()); if (c.epilogue() != null) reads(c.epilogue(), out); }
-        }
-    }
-
-    private static void reads(Expr e, java.util.Set<Integer> out) {
-        switch (e) {
-            case Load l -> { out.add(l.buffer()); reads(l.index(), out); }
-            case Un u -> reads(u.x(), out);
-            case Bin b -> { reads(b.a(), out); reads(b.b(), out); }
-            case Sel s -> { reads(s.cond(), out); reads(s.onTrue(), out); reads(s.onFalse(), out); }
-            case Convert c -> reads(c.x(), out);
-            case Rand r -> { reads(r.seed(), out); reads(r.index(), out); }
-            case IntConst _, FloatConst _, Sym _, Local _ -> {}
         }
     }
 
