@@ -5,7 +5,6 @@ import dev.kiln.ir.Loc;
 import dev.kiln.ir.kernel.Kir.*;
 import dev.kiln.runtime.DType;
 
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -37,6 +36,9 @@ public final class KirVerifier {
     private final java.util.Set<Integer> written = new HashSet<>();
     private int kernelIndex = -1;
     private String kernel = "";
+    /// The statement being checked (null outside kernels); errors print its first line, which is
+    /// only worth printing when there is an error.
+    private Stmt current;
 
     private KirVerifier(KernelProgram p, IntFunction<Loc> where) { this.p = p; this.where = where; }
 
@@ -86,10 +88,12 @@ public final class KirVerifier {
             kernelIndex++;
             kernel = "kernel " + k.name() + (k.source().isEmpty() || k.source().equals("unknown") ? "" : " (" + k.source() + ")") + ": ";
             for (Stmt s : k.body()) {
-                if (!(s instanceof Loop || s instanceof Call)) throw error(KirPrinter.line(s) + ": a kernel's top-level statements are loops and library calls");
+                current = s;
+                if (!(s instanceof Loop || s instanceof Call)) throw error("a kernel's top-level statements are loops and library calls");
                 stmt(s, new Scope(null));
             }
         }
+        current = null;
         kernelIndex = -1;
         kernel = "";
         plan();
@@ -108,155 +112,158 @@ public final class KirVerifier {
     }
 
     private void stmt(Stmt s, Scope scope) {
-        String at = KirPrinter.line(s);
+        current = s;
         switch (s) {
             case Loop l -> {
-                expect(l.extent(), DType.I32, scope, at, "the loop's extent");
-                declare(l.var(), scope, at);
+                expect(l.extent(), DType.I32, scope, "the loop's extent");
+                declare(l.var(), scope);
                 Scope inner = new Scope(scope);
                 inner.locals.put(l.var(), DType.I32);
                 for (Stmt b : l.body()) stmt(b, inner);
             }
             case Let l -> {
-                type(l.value(), scope, at);
-                declare(l.name(), scope, at);
+                type(l.value(), scope);
+                declare(l.name(), scope);
                 scope.locals.put(l.name(), l.value().type());
             }
             case Set l -> {
                 DType declared = scope.find(l.name());
-                if (declared == null) throw error(at + ": '" + l.name() + "' is not a local declared above");
-                expect(l.value(), declared, scope, at, "the value set to " + l.name());
+                if (declared == null) throw error("'" + l.name() + "' is not a local declared above");
+                expect(l.value(), declared, scope, "the value set to " + l.name());
             }
             case Store st -> {
-                Buffer b = buffer(st.buffer(), at);
-                expect(st.index(), DType.I32, scope, at, "the index");
-                expect(st.value(), b.dtype(), scope, at, "the value stored in b" + b.id());
-                write(b, at);
+                Buffer b = buffer(st.buffer());
+                expect(st.index(), DType.I32, scope, "the index");
+                expect(st.value(), b.dtype(), scope, "the value stored in b" + b.id());
+                write(b);
             }
             case Call c -> {
-                call(c.call(), scope, at);
+                call(c.call(), scope);
                 if (c.epilogue() != null) stmt(c.epilogue(), scope);
             }
         }
     }
 
-    private void declare(String name, Scope scope, String at) {
-        if (scope.find(name) != null) throw error(at + ": '" + name + "' is already declared in an enclosing block");
-        if (p.symbols().contains(name)) throw error(at + ": local '" + name + "' has the name of a symbol");
+    private void declare(String name, Scope scope) {
+        if (scope.find(name) != null) throw error("'" + name + "' is already declared in an enclosing block");
+        if (p.symbols().contains(name)) throw error("local '" + name + "' has the name of a symbol");
     }
 
-    private void call(LibCall c, Scope scope, String at) {
-        for (int r : c.reads()) read(buffer(r, at), at);
+    private void call(LibCall c, Scope scope) {
+        for (int r : c.reads()) read(buffer(r));
         switch (c) {
             case Gemm g -> {
-                for (Expr e : List.of(g.batch(), g.m(), g.n(), g.k())) checkSize(e, at + ": a gemm size");
-                for (int b : List.of(g.out(), g.a(), g.b())) sameDtype(buffer(b, at), g.dtype(), at);
+                for (Expr e : List.of(g.batch(), g.m(), g.n(), g.k())) checkSize(e, "a gemm size");
+                for (int b : List.of(g.out(), g.a(), g.b())) sameDtype(buffer(b), g.dtype());
             }
             case Conv cv -> {
-                checkSize(cv.n(), at + ": the batch size");
-                for (int b : List.of(cv.x(), cv.w(), cv.y())) sameDtype(buffer(b, at), cv.dtype(), at);
+                checkSize(cv.n(), "the batch size");
+                for (int b : List.of(cv.x(), cv.w(), cv.y())) sameDtype(buffer(b), cv.dtype());
             }
         }
-        write(buffer(c.out(), at), at);
+        write(buffer(c.out()));
     }
 
-    private void sameDtype(Buffer b, DType t, String at) {
-        if (b.dtype() != t) throw error(at + ": b" + b.id() + " is " + b.dtype() + ", but the call is on " + t);
+    private void sameDtype(Buffer b, DType t) {
+        if (b.dtype() != t) throw error("b" + b.id() + " is " + b.dtype() + ", but the call is on " + t);
     }
 
-    private Buffer buffer(int id, String at) {
-        if (id < 0 || id >= p.buffers().size()) throw error(at + ": buffer b" + id + " does not exist");
+    private Buffer buffer(int id) {
+        if (id < 0 || id >= p.buffers().size()) throw error("buffer b" + id + " does not exist");
         return p.buffers().get(id);
     }
 
-    private void read(Buffer b, String at) {
-        if (!written.contains(b.id())) throw error(at + ": reads b" + b.id() + " before anything writes it");
+    private void read(Buffer b) {
+        if (!written.contains(b.id())) throw error("reads b" + b.id() + " before anything writes it");
     }
 
-    private void write(Buffer b, String at) {
-        if (b.kind() != BufferKind.TEMP) throw error(at + ": writes b" + b.id() + ", a " + b.kind().name().toLowerCase() + " buffer");
+    private void write(Buffer b) {
+        if (b.kind() != BufferKind.TEMP) throw error("writes b" + b.id() + ", a " + b.kind().name().toLowerCase() + " buffer");
         written.add(b.id());
     }
 
     // ---- expressions -----------------------------------------------------------------------
 
-    private void expect(Expr e, DType want, Scope scope, String at, String what) {
-        DType t = type(e, scope, at);
-        if (t != want) throw error(at + ": " + what + " has type " + t + ", expected " + want);
+    private void expect(Expr e, DType want, Scope scope, String what) {
+        DType t = type(e, scope);
+        if (t != want) throw error(what + " has type " + t + ", expected " + want);
     }
 
     /// `e`'s type, after checking it and everything under it.
-    private DType type(Expr e, Scope scope, String at) {
-        DType t = switch (e) {
+    private DType type(Expr e, Scope scope) {
+        return switch (e) {
             case IntConst c -> {
-                if (!c.type().isInteger() && c.type() != DType.BOOL) throw error(at + ": integer constant " + c.value() + " of type " + c.type());
+                if (!c.type().isInteger() && c.type() != DType.BOOL) throw error("integer constant " + c.value() + " of type " + c.type());
                 yield c.type();
             }
             case FloatConst c -> {
-                if (!c.type().isFloat()) throw error(at + ": float constant " + c.value() + " of type " + c.type());
+                if (!c.type().isFloat()) throw error("float constant " + c.value() + " of type " + c.type());
                 yield c.type();
             }
             case Sym y -> {
-                if (!p.symbols().contains(y.name())) throw error(at + ": '" + y.name() + "' is not a symbol of the program (its symbols are " + p.symbols() + ")");
+                symbol(y.name(), "");
                 yield DType.I32;
             }
             case Local l -> {
                 DType declared = scope.find(l.name());
-                if (declared == null) throw error(at + ": '" + l.name() + "' is read where it is not declared");
-                if (declared != l.type()) throw error(at + ": '" + l.name() + "' is read as " + l.type() + ", but it is declared " + declared);
+                if (declared == null) throw error("'" + l.name() + "' is read where it is not declared");
+                if (declared != l.type()) throw error("'" + l.name() + "' is read as " + l.type() + ", but it is declared " + declared);
                 yield declared;
             }
             case Load l -> {
-                Buffer b = buffer(l.buffer(), at);
-                read(b, at);
-                expect(l.index(), DType.I32, scope, at, "the index into b" + b.id());
-                if (l.type() != b.dtype()) throw error(at + ": a load from b" + b.id() + " has type " + l.type() + ", but the buffer is " + b.dtype());
+                Buffer b = buffer(l.buffer());
+                read(b);
+                expect(l.index(), DType.I32, scope, "the index into b" + b.id());
+                if (l.type() != b.dtype()) throw error("a load from b" + b.id() + " has type " + l.type() + ", but the buffer is " + b.dtype());
                 yield l.type();
             }
             case Un u -> {
-                DType x = type(u.x(), scope, at);
+                DType x = type(u.x(), scope);
                 DType want = switch (u.op()) {
-                    case ISNAN -> { if (!x.isFloat()) throw error(at + ": isnan of a " + x + " operand"); yield DType.BOOL; }
-                    case NOT -> { if (x != DType.BOOL) throw error(at + ": not of a " + x + " operand"); yield DType.BOOL; }
+                    case ISNAN -> { if (!x.isFloat()) throw error("isnan of a " + x + " operand"); yield DType.BOOL; }
+                    case NOT -> { if (x != DType.BOOL) throw error("not of a " + x + " operand"); yield DType.BOOL; }
                     default -> x;
                 };
-                if (u.type() != want) throw error(at + ": " + u.op().name().toLowerCase() + " of " + x + " has type " + u.type() + ", expected " + want);
+                if (u.type() != want) throw error(u.op().name().toLowerCase() + " of " + x + " has type " + u.type() + ", expected " + want);
                 yield want;
             }
             case Bin b -> {
-                DType x = type(b.a(), scope, at), y = type(b.b(), scope, at);
-                if (x != y) throw error(at + ": the operands of " + b.op().name().toLowerCase() + " are " + x + " and " + y);
+                DType x = type(b.a(), scope), y = type(b.b(), scope);
+                if (x != y) throw error("the operands of " + b.op().name().toLowerCase() + " are " + x + " and " + y);
                 if ((b.op() == BinOp.AND || b.op() == BinOp.OR) && x != DType.BOOL)
-                    throw error(at + ": " + b.op().name().toLowerCase() + " of " + x + " operands, expected bool");
+                    throw error(b.op().name().toLowerCase() + " of " + x + " operands, expected bool");
                 DType want = b.op().isCompare() ? DType.BOOL : x;
-                if (b.type() != want) throw error(at + ": " + b.op().name().toLowerCase() + " of " + x + " has type " + b.type() + ", expected " + want);
+                if (b.type() != want) throw error(b.op().name().toLowerCase() + " of " + x + " has type " + b.type() + ", expected " + want);
                 yield want;
             }
             case Sel s -> {
-                expect(s.cond(), DType.BOOL, scope, at, "a select's condition");
-                expect(s.onTrue(), s.type(), scope, at, "a select's first arm");
-                expect(s.onFalse(), s.type(), scope, at, "a select's second arm");
+                expect(s.cond(), DType.BOOL, scope, "a select's condition");
+                expect(s.onTrue(), s.type(), scope, "a select's first arm");
+                expect(s.onFalse(), s.type(), scope, "a select's second arm");
                 yield s.type();
             }
             case Convert c -> {
-                type(c.x(), scope, at);
+                type(c.x(), scope);
                 yield c.type();
             }
             case Rand r -> {
-                expect(r.seed(), DType.I64, scope, at, "rand's seed");
-                expect(r.index(), DType.I64, scope, at, "rand's index");
-                if (!r.type().isFloat()) throw error(at + ": rand of type " + r.type() + ", expected a float type");
+                expect(r.seed(), DType.I64, scope, "rand's seed");
+                expect(r.index(), DType.I64, scope, "rand's index");
+                if (!r.type().isFloat()) throw error("rand of type " + r.type() + ", expected a float type");
                 yield r.type();
             }
         };
-        return t;
+    }
+
+    private void symbol(String name, String context) {
+        if (!p.symbols().contains(name)) throw error(context + "'" + name + "' is not a symbol of the program (its symbols are " + p.symbols() + ")");
     }
 
     /// A size: literals, symbols and integer arithmetic (what `Kir.size` turns into a run-time size).
     private void checkSize(Expr e, String what) {
         switch (e) {
             case IntConst c when c.type() == DType.I32 && c.value() >= 0 -> {}
-            case Sym y -> type(y, null, what);
+            case Sym y -> symbol(y.name(), what + ": ");
             case Bin b when b.type() == DType.I32 && !b.op().isCompare() && b.op() != BinOp.POW && b.op() != BinOp.AND && b.op() != BinOp.OR -> {
                 checkSize(b.a(), what);
                 checkSize(b.b(), what);
@@ -272,7 +279,7 @@ public final class KirVerifier {
         int n = p.buffers().size();
         if (plan.slotOf().length != n) throw error("the buffer plan covers " + plan.slotOf().length + " buffers, the program has " + n);
         java.util.Set<Integer> results = new HashSet<>(p.results());
-        List<int[]> ranges = new ArrayList<>();
+        // the live ranges and slot members as the kernels give them, not as the plan says
         BufferPlan derived = BufferPlan.of(plan.slotOf(), p.buffers(), p.kernels());
         for (int b = 0; b < n; b++) {
             Buffer buf = p.buffers().get(b);
@@ -280,8 +287,8 @@ public final class KirVerifier {
             int slot = plan.slotOf()[b];
             if (needsSlot && slot < 0) throw error("b" + b + " is an intermediate buffer without a slot in the buffer plan");
             if (!needsSlot && slot >= 0) throw error("b" + b + " has slot " + slot + ", but only intermediate buffers that kernels write share slots");
-            ranges.add(new int[]{derived.firstUse()[b], derived.lastUse()[b]});
         }
+        int[] first = derived.firstUse(), last = derived.lastUse();
         for (List<Integer> members : derived.slotBuffers())
             for (int i = 0; i < members.size(); i++)
                 for (int j = i + 1; j < members.size(); j++) {
@@ -289,14 +296,16 @@ public final class KirVerifier {
                     if (p.buffers().get(a).dtype() != p.buffers().get(b).dtype())
                         throw error("b" + a + " and b" + b + " share slot " + plan.slotOf()[a] + " but are " + p.buffers().get(a).dtype()
                                 + " and " + p.buffers().get(b).dtype());
-                    int[] ra = ranges.get(a), rb = ranges.get(b);
-                    if (ra[0] <= rb[1] && rb[0] <= ra[1])
-                        throw error("b" + a + " (kernels " + ra[0] + " to " + ra[1] + ") and b" + b + " (kernels " + rb[0] + " to " + rb[1]
-                                + ") share slot " + plan.slotOf()[a] + " while both are live");
+                    if (first[a] <= last[b] && first[b] <= last[a])
+                        throw error("b" + a + " (kernels " + first[a] + " to " + last[a] + ") and b" + b + " (kernels " + first[b] + " to "
+                                + last[b] + ") share slot " + plan.slotOf()[a] + " while both are live");
                 }
     }
 
     private static String names(List<Integer> ids) { return ids.stream().map(i -> "b" + i).toList().toString(); }
 
-    private IrError error(String what) { return new IrError(where.apply(kernelIndex), "program @" + p.name() + ", " + kernel + what); }
+    private IrError error(String what) {
+        String at = current == null ? "" : KirPrinter.line(current) + ": ";
+        return new IrError(where.apply(kernelIndex), "program @" + p.name() + ", " + kernel + at + what);
+    }
 }
