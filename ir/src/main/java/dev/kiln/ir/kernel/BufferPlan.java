@@ -24,7 +24,11 @@ public record BufferPlan(int[] slotOf, List<DType> slotTypes, List<List<Integer>
     /// buffers', its buffers are listed by first use (then id), and the live ranges are those
     /// of `liveRanges`. Slots must be numbered from 0 without gaps.
     public static BufferPlan of(int[] slotOf, List<Buffer> buffers, List<Kernel> kernels) {
-        int[][] live = liveRanges(buffers.size(), kernels);
+        return of(slotOf, buffers, liveRanges(buffers.size(), kernels));
+    }
+
+    /// `of`, with the live ranges the caller has already computed (`liveRanges`).
+    public static BufferPlan of(int[] slotOf, List<Buffer> buffers, int[][] live) {
         int[] first = live[0];
         List<DType> types = new ArrayList<>();
         List<List<Integer>> members = new ArrayList<>();

@@ -48,7 +48,7 @@ final class MemoryPlanning {
             estimate.set(best, Math.max(estimate.get(best), size));
             busyUntil.set(best, last[b]);
         }
-        return BufferPlan.of(slotOf, buffers, kernels);
+        return BufferPlan.of(slotOf, buffers, live);
     }
 
     /// Prefer a slot already big enough (the smallest such), else the biggest.
@@ -59,5 +59,4 @@ final class MemoryPlanning {
     }
 
     static long estimate(Expr numel) { return Kir.eval(numel, name -> 64); }
-
 }
