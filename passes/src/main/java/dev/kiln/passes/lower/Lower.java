@@ -399,14 +399,19 @@ public final class Lower {
                 String v = fresh("t");
                 Local vL = new Local(v, d);
                 Expr at = index(vars, dims, all);
-                Expr match = new Bin(BinOp.OR, new Bin(BinOp.EQ, vL, mL, DType.BOOL),
-                        E.and(new Un(UnOp.ISNAN, vL, DType.BOOL), new Un(UnOp.ISNAN, mL, DType.BOOL)), DType.BOOL);
+                Expr match = isMax(vL, mL);
                 Stmt step = pass == 0 ? new Set(n, E.add(nL, new Sel(match, E.ONE, E.ZERO, DType.I32, false)))
                         : new Store(out, at, new Sel(match, new Local(share, d), constant(0, d), d, false));
                 body.add(groupLoops(r.axes().values(), dims, vars, List.of(new Let(v, new Load(x, at, d)), step)));
                 if (pass == 0) body.add(new Let(share, new Bin(BinOp.DIV, new Load(g, index(vars, dims, kept), d), cast(nL, d), d)));
             }
             return groupLoops(kept, dims, vars, body);
+        }
+
+        /// Whether element `v` is its group's maximum `m`: equal to it, or both NaN.
+        private static Expr isMax(Local v, Local m) {
+            return new Bin(BinOp.OR, new Bin(BinOp.EQ, v, m, DType.BOOL),
+                    E.and(new Un(UnOp.ISNAN, v, DType.BOOL), new Un(UnOp.ISNAN, m, DType.BOOL)), DType.BOOL);
         }
 
         /// Largest window (product of the reduced extents, all constant) that `maxGrad` writes
@@ -440,8 +445,7 @@ public final class Lower {
                 }
                 at.add(E.linearize(idx, dims));
                 Local v = new Local(fresh("t"), d), hit = new Local(fresh("hit"), DType.BOOL);
-                Expr match = new Bin(BinOp.OR, new Bin(BinOp.EQ, v, mL, DType.BOOL),
-                        E.and(new Un(UnOp.ISNAN, v, DType.BOOL), new Un(UnOp.ISNAN, mL, DType.BOOL)), DType.BOOL);
+                Expr match = isMax(v, mL);
                 body.add(new Let(v.name(), new Load(x, at.get(p), d)));
                 body.add(new Let(hit.name(), match));
                 hits.add(hit);
