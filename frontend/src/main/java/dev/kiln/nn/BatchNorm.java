@@ -66,8 +66,7 @@ public abstract class BatchNorm extends Module {
             if (x.size(1) != numFeatures)
                 throw new IrError(Locations.capture(), "'batch_norm' " + name + "(" + numFeatures + ") expects " + numFeatures
                         + " channels (axis 1), got an input " + x.type().shape());
-            if (!x.dtype().isFloat())
-                throw new IrError(Locations.capture(), "'batch_norm' expects a float tensor, got " + x.type());
+            Functional.checkFloat("batch_norm", x);
             if (!isTraining() && trackRunningStats) return Functional.batchNorm(x, runningMean, runningVar, weight, bias, eps);
             if (x.numel() / numFeatures <= 1)   // while tracing, numel uses the example's batch size
                 throw new IrError(Locations.capture(), "'batch_norm' " + name + " expects more than 1 value per channel when "

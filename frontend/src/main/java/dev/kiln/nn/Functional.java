@@ -83,8 +83,7 @@ public final class Functional {
 
     private static void checkPoolInput(String op, Tensor x) {
         if (x.dim() != 4) throw new IrError(Locations.capture(), "'" + op + "' expects an [N,C,H,W] input, got " + x.type().shape());
-        if (!x.dtype().isFloat() && !op.equals("max_pool2d"))
-            throw new IrError(Locations.capture(), "'" + op + "' expects a float tensor, got " + x.type());
+        if (!op.equals("max_pool2d")) checkFloat(op, x);
     }
 
     // ---- activations ---------------------------------------------------------------------------
@@ -182,7 +181,7 @@ public final class Functional {
         return Tensor.where(exact, u, w.log().mul(u).div(d));
     }
 
-    private static void checkFloat(String op, Tensor x) {
+    static void checkFloat(String op, Tensor x) {
         if (!x.dtype().isFloat())
             throw new IrError(Locations.capture(), "'" + op + "' expects a float tensor, got " + x.type());
     }
